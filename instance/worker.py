@@ -1,0 +1,102 @@
+"""The background worker: steps every task that works through rows of the database.
+
+A task claims due rows (``claim``), handles them and records the outcome on each row. ``run_once`` steps every
+task once and is what tests call; ``run_forever`` loops until stopped. Several workers may run at once on
+PostgreSQL (rows are claimed with ``FOR UPDATE SKIP LOCKED`` and a lock-until time); on SQLite, run one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from instance.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+Row = TypeVar("Row")
+
+
+class Task(Protocol):
+    name: str
+
+    async def run_once(self) -> int:
+        """Handle the rows that are due; return how many were handled."""
+        ...
+
+
+async def claim(
+    db: AsyncSession,
+    model: type[Row],
+    where: ColumnElement[bool],
+    order_by: Any,
+    limit: int,
+    lock_seconds: float = 120,
+) -> list[Row]:
+    """Lock up to ``limit`` due rows for this worker until ``locked_until``; commit; return them.
+
+    A worker that dies leaves the lock to expire, after which another worker picks the rows up again.
+    """
+    now = utcnow()
+    table: Any = model  # a model with ``id`` and ``locked_until`` columns
+    locked_until = table.locked_until
+    query = select(model).where(where, (locked_until.is_(None)) | (locked_until < now)).order_by(order_by).limit(limit)
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list((await db.scalars(query)).all())
+    if rows:
+        ids = [row.id for row in rows]  # type: ignore[attr-defined]
+        await db.execute(
+            update(model)
+            .where(table.id.in_(ids))
+            .values(locked_until=now + dt.timedelta(seconds=lock_seconds))
+            .execution_options(synchronize_session=False)
+        )
+    await db.commit()
+    return rows
+
+
+class Worker:
+    def __init__(self, tasks: Sequence[Task], poll_interval: float = 1.0) -> None:
+        self.tasks = list(tasks)
+        self.poll_interval = poll_interval
+        self.stopping = asyncio.Event()
+
+    async def run_once(self) -> int:
+        done = 0
+        for task in self.tasks:
+            done += await task.run_once()
+        return done
+
+    async def run_until_idle(self, max_rounds: int = 100) -> int:
+        """Step until a round finds nothing to do (tests use this to let every consequence happen)."""
+        total = 0
+        for _round in range(max_rounds):
+            done = await self.run_once()
+            total += done
+            if not done:
+                break
+        return total
+
+    async def run_forever(self) -> None:
+        log.info("worker started with tasks: %s", ", ".join(t.name for t in self.tasks))
+        while not self.stopping.is_set():
+            try:
+                done = await self.run_once()
+            except Exception:  # a broken round must not stop the worker; each row records its own error
+                log.exception("worker round failed")
+                done = 0
+            if not done:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), self.poll_interval)
+        log.info("worker stopped")
+
+    def stop(self) -> None:
+        self.stopping.set()

@@ -1,0 +1,13 @@
+"""Entry point for ASGI servers: ``uvicorn --factory web.asgi:app`` reads the settings from the environment."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from instance.settings import Settings
+from web.app import create_app
+
+
+def app() -> Starlette:
+    """The application for the settings of the environment, without the in-process worker (see Procfile)."""
+    return create_app(Settings.load())

@@ -1,0 +1,86 @@
+"""Every error turned into an answer in one place: HTML pages for browsers, JSON for the others."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from instance.errors import DomainError, RateLimited, ValidationError
+from instance.i18n import gettext as _
+from web.auth import LoginRequired
+from web.templating import flash, render
+
+log = logging.getLogger(__name__)
+
+
+def wants_json(request: Request) -> bool:
+    if request.url.path.startswith("/api/"):
+        return True
+    accept = request.headers.get("accept", "")
+    return "json" in accept and "text/html" not in accept
+
+
+def titles() -> dict[int, str]:
+    return {
+        400: _("Something is wrong with this request"),
+        403: _("You are not allowed to do this"),
+        404: _("Page not found"),
+        405: _("This action is not possible here"),
+        409: _("This conflicts with what is already there"),
+        413: _("What you sent is too large"),
+        429: _("Too many attempts"),
+        500: _("Something went wrong on our side"),
+    }
+
+
+def error_response(
+    request: Request, status: int, message: str, code: str = "", headers: Mapping[str, str] | None = None
+) -> Response:
+    title = titles().get(status, titles()[400 if status < 500 else 500])
+    if wants_json(request):
+        body = {"error": {"code": code or str(status), "message": message or title, "fields": {}}}
+        return JSONResponse(body, status_code=status, headers=headers)
+    response = render(request, "errors/error.html", {"title": title, "message": message, "status": status}, status)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    if isinstance(exc, LoginRequired) and not wants_json(request):
+        flash(request, str(exc.message), "info")
+        return RedirectResponse(f"{request.app.url_path_for('login')}?next={request.url.path}", status_code=303)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    if isinstance(exc, ValidationError) and wants_json(request):
+        body = {
+            "error": {
+                "code": "invalid",
+                "message": str(exc.message),
+                "fields": {k: str(v) for k, v in exc.fields.items()},
+            }
+        }
+        return JSONResponse(body, status_code=exc.status_code)
+    return error_response(request, exc.status_code, str(exc.message), headers=headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    detail = exc.detail if exc.detail and exc.detail not in _STARLETTE_DEFAULTS else ""
+    return error_response(request, exc.status_code, detail, headers=exc.headers)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(request, 500, "")
+
+
+_STARLETTE_DEFAULTS = {"Not Found", "Method Not Allowed", "Bad Request", "Forbidden", "Internal Server Error"}
+
+HANDLERS = {DomainError: domain_error, HTTPException: http_error, Exception: server_error}

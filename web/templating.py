@@ -1,0 +1,91 @@
+"""Jinja2 templates: one environment per app, with translations and the helpers every page needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from instance import i18n
+from web import csrf
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+def format_duration(minutes: int) -> str:
+    """``150`` → ``2 h 30``; ``45`` → ``45 min``."""
+    hours, rest = divmod(int(minutes), 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h {rest:02d}" if rest else f"{hours} h"
+
+
+def format_date(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    if i18n.get_language() == "fr":
+        return value.strftime("%d/%m/%Y")
+    return value.strftime("%Y-%m-%d")
+
+
+def format_number(value: float | Decimal | int, places: int = 2) -> str:
+    text = f"{value:,.{places}f}"
+    if i18n.get_language() == "fr":
+        text = text.replace(",", "\u202f").replace(".", ",")
+    return text
+
+
+def create_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.translate, i18n.translate_plural, newstyle=True
+    )
+    env.filters["duration"] = format_duration
+    env.filters["date"] = format_date
+    env.filters["number"] = format_number
+    env.globals["LANGUAGES"] = i18n.LANGUAGES
+    return env
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """Render ``template`` with what every page needs: the person, the CSRF token, the language, flashes."""
+    env: jinja2.Environment = request.app.state.templates
+    instance = request.app.state.instance
+    values: dict[str, Any] = {
+        "request": request,
+        "user": getattr(request.state, "user", None),
+        "csrf_token": csrf.token(request),
+        "language": i18n.get_language(),
+        "instance_name": instance.settings.instance_name,
+        "settings": instance.settings,
+        "url": lambda name, **params: str(request.app.url_path_for(name, **params)),
+        "flashes": pop_flashes(request),
+    }
+    values.update(context or {})
+    html = env.get_template(template).render(values)
+    return HTMLResponse(html, status_code=status_code)
+
+
+def flash(request: Request, message: str, kind: str = "success") -> None:
+    """Show ``message`` on the next page this person sees."""
+    request.session.setdefault("flashes", []).append([kind, str(message)])
+
+
+def pop_flashes(request: Request) -> list[list[str]]:
+    if "session" not in request.scope:
+        return []
+    return list(request.session.pop("flashes", []))
