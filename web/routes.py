@@ -7,7 +7,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from web.views import accounts, associations, home
+from web.views import accounts, admin, anonymous, associations, catalog, entries, home, membership, reports
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -17,5 +17,11 @@ def routes() -> list[BaseRoute]:
         *home.routes,
         *accounts.routes,
         *associations.routes,
+        *membership.routes,
+        *catalog.routes,
+        *entries.routes,
+        *anonymous.routes,
+        *reports.routes,
+        *admin.routes,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -1,0 +1,5 @@
+"""admin views."""
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []

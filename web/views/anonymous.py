@@ -1,0 +1,5 @@
+"""anonymous views."""
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []

@@ -1,0 +1,5 @@
+"""catalog views."""
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []

@@ -1,0 +1,5 @@
+"""entries views."""
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []

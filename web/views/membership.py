@@ -1,0 +1,5 @@
+"""membership views."""
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []

@@ -1,0 +1,5 @@
+"""reports views."""
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []
