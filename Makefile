@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint check-pg
+.PHONY: install demo test lint messages
 
 $(BIN)/benevalibre: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -23,3 +23,6 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+messages: install
+	$(BIN)/python tools/messages.py

@@ -30,7 +30,11 @@ def create_app(settings: Settings, *, run_worker: bool = False, check_database: 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if check_database:
-            await check_migrations(instance.engine)
+            try:
+                await check_migrations(instance.engine)
+            except Exception:
+                await instance.close()
+                raise
         worker_task = None
         if run_worker:
             worker = Worker(instance.tasks, settings.worker_poll_interval)
