@@ -11,6 +11,7 @@ import contextlib
 import contextvars
 from collections.abc import Callable, Iterator
 from functools import cache
+from gettext import c2py
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ def catalog(language: str) -> Catalog:
             messages[(message.id[0], message.id[1])] = list(message.string or ())
         elif message.string:
             messages[message.id] = message.string
-    return Catalog(messages, po.plural_func)  # type: ignore[attr-defined]
+    return Catalog(messages, c2py(po.plural_expr))
 
 
 def get_language() -> str:
