@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import socket
 from collections.abc import AsyncIterator, Iterator
 from email import message_from_bytes
 from email.message import Message
@@ -203,7 +204,10 @@ class Mailbox:
 @pytest.fixture
 def smtp() -> Iterator[tuple[Mailbox, int]]:
     mailbox = Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=0)
+    with socket.socket() as probe:  # aiosmtpd needs a real port number to check that it started
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
         yield mailbox, controller.port
