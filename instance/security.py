@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -31,12 +32,14 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
-# A hash computed once so that a login for an unknown email costs as much as one for a known email.
-_DUMMY_HASH = _hasher.hash("not a real password, only here to spend time")
+@cache
+def _dummy_hash() -> str:
+    """A hash made on first use, so that a login for an unknown email costs as much as for a known one."""
+    return _hasher.hash("not a real password, only here to spend time")
 
 
 def spend_verification_time(password: str) -> None:
-    verify_password(_DUMMY_HASH, password)
+    verify_password(_dummy_hash(), password)
 
 
 class Tokens:
