@@ -8,6 +8,7 @@ from instance.db import create_engine, session_factory
 from instance.mail import MailTask
 from instance.ratelimit import RateLimiter
 from instance.security import Tokens
+from instance.services.entry_notices import DigestTask
 from instance.settings import Settings
 from instance.worker import Task
 
@@ -21,7 +22,7 @@ class Instance:
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(engine)
         self.tokens = Tokens(settings.secret_key)
         self.login_limiter = RateLimiter(settings.login_rate_limit, settings.rate_limit_window)
-        self.tasks: list[Task] = [MailTask(settings, self.sessions)]
+        self.tasks: list[Task] = [MailTask(settings, self.sessions), DigestTask(self.sessions, settings.base_url)]
 
     @classmethod
     def create(cls, settings: Settings) -> Instance:

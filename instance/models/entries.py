@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from decimal import Decimal
 
-from sqlalchemy import Date, Enum, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import Date, Enum, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from instance.models.base import Base, utcnow
@@ -32,6 +32,8 @@ class AnonymousLink(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_anonymous_links_association", "association_id"),)
 
 
 class TimeEntry(Base):
@@ -67,4 +69,20 @@ class TimeEntry(Base):
         Index("ix_time_entries_association_date", "association_id", "start_date"),
         Index("ix_time_entries_association_status", "association_id", "status", "start_date"),
         Index("ix_time_entries_user_date", "user_id", "start_date"),
+        Index("ix_time_entries_anonymous_link", "anonymous_link_id"),
+        Index("ix_time_entries_category", "category_id"),
     )
+
+
+class EntryDigestPreference(Base):
+    """A manager who asked for one daily mail about pending entries instead of a mail per entry."""
+
+    __tablename__ = "entry_digest_preferences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    association_id: Mapped[int] = mapped_column(ForeignKey("associations.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (UniqueConstraint("user_id", "association_id"),)
