@@ -7,13 +7,27 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from web.views import accounts, admin, anonymous, associations, catalog, entries, home, membership, reports
+from web.views import (
+    accounts,
+    activitypub,
+    admin,
+    anonymous,
+    associations,
+    catalog,
+    entries,
+    home,
+    membership,
+    reports,
+    wellknown,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 def routes() -> list[BaseRoute]:
     return [
+        *wellknown.routes,
+        *activitypub.routes,  # before the HTML pages of the same URLs: it hands browsers over to them
         *home.routes,
         *accounts.routes,
         *associations.routes,

@@ -13,11 +13,13 @@ from instance.models.associations import (
 from instance.models.base import Base, utcnow
 from instance.models.catalog import Category, Level, Project
 from instance.models.entries import AnonymousLink, EntryStatus, TimeEntry
+from instance.models.federation import ActorKey
 from instance.models.mail import MailState, OutgoingMail
 from instance.models.notifications import Notification
 
 __all__ = [
     "PERMISSIONS",
+    "ActorKey",
     "AnonymousLink",
     "Association",
     "AssociationLogo",
