@@ -108,6 +108,11 @@ def lazy_gettext(message: str, **params: object) -> LazyProxy:
 _ = gettext
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction only; it is translated later, in the reader's language."""
+    return message
+
+
 def negotiate(accept_language: str, default: str = DEFAULT_LANGUAGE) -> str:
     """Pick a supported language from an ``Accept-Language`` header."""
     choices: list[tuple[float, int, str]] = []

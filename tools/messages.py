@@ -20,7 +20,7 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE_DIR = ROOT / "instance" / "locale"
 LANGUAGES = ("fr", "en")
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None}
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None}
 
 
 def extract() -> Catalog:
@@ -59,10 +59,7 @@ def problems(template: Catalog) -> list[str]:
                 continue
             translated = catalog.get(message.id)
             strings = translated.string if translated else None
-            if isinstance(strings, tuple | list):
-                ok = all(strings)
-            else:
-                ok = bool(strings)
+            ok = all(strings) if isinstance(strings, tuple | list) else bool(strings)
             if translated is None or not ok or translated.fuzzy:
                 found.append(f"{language}: {message.id!r}")
     return found

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from instance.i18n import gettext, language
+from instance.i18n import N_, gettext, language
 from instance.mail import queue_mail
 from instance.models import Association, Membership, MembershipStatus, Role, TimeEntry, User, utcnow
 from instance.models.entries import EntryDigestPreference, EntryStatus
@@ -73,10 +73,10 @@ async def notify_pending(db: AsyncSession, association: Association, entry: Time
             db,
             manager,
             "entry_pending",
-            "%(name)s logged time for %(association)s (“%(title)s”); it waits for approval.",
+            N_("%(name)s logged time for %(association)s (“%(title)s”); it waits for approval."),
             path,
-            mail_subject="" if manager.id in digest else "Time waiting for approval in %(association)s",
-            mail_body=(
+            mail_subject="" if manager.id in digest else N_("Time waiting for approval in %(association)s"),
+            mail_body=N_(
                 "Hello,\n\n%(name)s logged time for %(association)s: “%(title)s”.\n"
                 "It waits for your approval:\n%(link)s\n"
             ),
@@ -106,10 +106,10 @@ async def notify_decisions(
                 db,
                 user,
                 "entry_approved",
-                "%(association)s approved your time: %(titles)s.",
+                N_("%(association)s approved your time: %(titles)s."),
                 "/entries",
-                mail_subject="Your time was approved by %(association)s",
-                mail_body="Hello,\n\n%(association)s approved your time: %(titles)s.\n\nThank you!\n",
+                mail_subject=N_("Your time was approved by %(association)s"),
+                mail_body=N_("Hello,\n\n%(association)s approved your time: %(titles)s.\n\nThank you!\n"),
                 data=data,
             )
         else:
@@ -117,10 +117,10 @@ async def notify_decisions(
                 db,
                 user,
                 "entry_rejected",
-                "%(association)s did not approve your time: %(titles)s. Reason: %(reason)s",
+                N_("%(association)s did not approve your time: %(titles)s. Reason: %(reason)s"),
                 "/entries",
-                mail_subject="Your time was not approved by %(association)s",
-                mail_body=(
+                mail_subject=N_("Your time was not approved by %(association)s"),
+                mail_body=N_(
                     "Hello,\n\n%(association)s did not approve your time: %(titles)s.\n\n"
                     "Reason given: %(reason)s\n\nYou can correct the entry and send it again.\n"
                 ),
