@@ -9,7 +9,8 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
 from sqlalchemy import select
 
@@ -21,7 +22,7 @@ from instance.services.accounts import create_user
 from instance.services.associations import create_association
 from instance.settings import Settings, SettingsError
 
-Handler = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
 class CommandError(Exception):

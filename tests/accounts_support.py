@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import httpx
@@ -14,13 +13,6 @@ from instance.models import User
 from instance.runtime import Instance
 from instance.worker import Worker
 from tests.conftest import BASE_URL, PASSWORD, Mailbox, post_form
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -1,5 +1,64 @@
-"""admin views."""
+"""The instance administrators' area: for now, the associations waiting for approval."""
 
-from starlette.routing import BaseRoute
+from __future__ import annotations
 
-routes: list[BaseRoute] = []
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from instance.errors import NotFound, ValidationError
+from instance.i18n import gettext as _
+from instance.services import association_approval as approval
+from web.auth import require_admin
+from web.csrf import read_form
+from web.forms import Form
+from web.templating import flash, render
+
+
+async def admin_home(request: Request) -> Response:
+    admin = require_admin(request)
+    async with request.app.state.instance.sessions() as db:
+        pending = await approval.awaiting_approval(db, admin)
+    return render(request, "admin/home.html", {"pending": pending, "failed": None, "form": Form()})
+
+
+async def decide(request: Request) -> Response:
+    admin = require_admin(request)
+    instance = request.app.state.instance
+    if request.path_params["decision"] not in ("approve", "refuse"):
+        raise NotFound(_("Page not found"))
+    form = Form.from_data(await read_form(request))
+    association_id = request.path_params["association_id"]
+    approve = request.path_params["decision"] == "approve"
+    async with instance.sessions() as db:
+        try:
+            if approve:
+                association = await approval.approve_association(
+                    db, instance.settings, admin, association_id, form.text("message")
+                )
+            else:
+                association = await approval.refuse_association(
+                    db, instance.settings, admin, association_id, form.text("reason")
+                )
+        except ValidationError as error:
+            await db.rollback()
+            pending = await approval.awaiting_approval(db, admin)
+            context = {"pending": pending, "failed": association_id, "form": form.fail(error)}
+            return render(request, "admin/home.html", context, 400)
+        await db.commit()
+    if approve:
+        flash(request, _("%(name)s is approved; its managers are told.", name=association.name))
+    else:
+        flash(request, _("%(name)s is refused; its managers are told why.", name=association.name))
+    return RedirectResponse(str(request.app.url_path_for("admin_home")), status_code=303)
+
+
+routes: list[BaseRoute] = [
+    Route("/admin", admin_home, name="admin_home"),
+    Route(
+        "/admin/associations/{association_id:int}/{decision:str}",
+        decide,
+        methods=["POST"],
+        name="admin_association_decision",
+    ),
+]
