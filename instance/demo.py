@@ -29,7 +29,7 @@ DEMO_PASSWORD = "demo-benevalibre"  # noqa: S105 (published on purpose: these ar
 
 PEOPLE = [
     # email, handle, name, admin, description
-    ("admin@demo.test", "admin", "Alix Admin", True, "instance admin"),
+    ("alix@demo.test", "alix", "Alix Admin", True, "instance admin"),
     ("camille@demo.test", "camille", "Camille Durand", False, "manager of Les Jardins partagés"),
     ("karim@demo.test", "karim", "Karim Haddad", False, "manager of La Boussole (moderated)"),
     ("lea@demo.test", "lea", "Léa Martin", False, "volunteer in both associations"),
