@@ -17,7 +17,10 @@ ROOT = Path(__file__).parent.parent
 def test_french_and_english_catalogs_are_complete() -> None:
     result = subprocess.run(  # noqa: S603 (our own tool)
         [sys.executable, str(ROOT / "tools" / "messages.py"), "--check"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, "run `make messages` and translate:\n" + result.stdout[-3000:]
 

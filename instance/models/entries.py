@@ -67,7 +67,20 @@ class TimeEntry(Base):
 
     __table_args__ = (
         Index("ix_time_entries_association_date", "association_id", "start_date"),
-        Index("ix_time_entries_association_status", "association_id", "status", "start_date"),
+        # covers the statistics and valuation queries, which then read the index alone
+        Index(
+            "ix_time_entries_association_status",
+            "association_id",
+            "status",
+            "start_date",
+            "category_id",
+            "project_id",
+            "level_id",
+            "user_id",
+            "duration_minutes",
+            "distance_km",
+            "participant_name",
+        ),
         Index("ix_time_entries_user_date", "user_id", "start_date"),
         Index("ix_time_entries_anonymous_link", "anonymous_link_id"),
         Index("ix_time_entries_category", "category_id"),

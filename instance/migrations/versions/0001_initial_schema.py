@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 05:07:39.309784
+Create Date: 2026-11-27 05:12:59.304352
 """
 
 from __future__ import annotations
@@ -275,7 +275,7 @@ def upgrade() -> None:
     with op.batch_alter_table('time_entries', schema=None) as batch_op:
         batch_op.create_index('ix_time_entries_anonymous_link', ['anonymous_link_id'], unique=False)
         batch_op.create_index('ix_time_entries_association_date', ['association_id', 'start_date'], unique=False)
-        batch_op.create_index('ix_time_entries_association_status', ['association_id', 'status', 'start_date'], unique=False)
+        batch_op.create_index('ix_time_entries_association_status', ['association_id', 'status', 'start_date', 'category_id', 'project_id', 'level_id', 'user_id', 'duration_minutes', 'distance_km', 'participant_name'], unique=False)
         batch_op.create_index('ix_time_entries_category', ['category_id'], unique=False)
         batch_op.create_index('ix_time_entries_user_date', ['user_id', 'start_date'], unique=False)
 
