@@ -1,4 +1,4 @@
-"""The instance administrators' area: for now, the associations waiting for approval."""
+"""The instance administrators' area: associations waiting for approval, and the mail log."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute, Route
 from instance.errors import NotFound, ValidationError
 from instance.i18n import gettext as _
 from instance.services import association_approval as approval
+from instance.services.mail_log import recent_mail
 from web.auth import require_admin
 from web.csrf import read_form
 from web.forms import Form
@@ -53,8 +54,20 @@ async def decide(request: Request) -> Response:
     return RedirectResponse(str(request.app.url_path_for("admin_home")), status_code=303)
 
 
+async def mail_log(request: Request) -> Response:
+    admin = require_admin(request)
+    try:
+        page = int(request.query_params.get("page", "1"))
+    except ValueError:
+        page = 1
+    async with request.app.state.instance.sessions() as db:
+        mails, pages = await recent_mail(db, admin, page)
+    return render(request, "admin/mail.html", {"mails": mails, "page": page, "pages": pages})
+
+
 routes: list[BaseRoute] = [
     Route("/admin", admin_home, name="admin_home"),
+    Route("/admin/mail", mail_log, name="admin_mail"),
     Route(
         "/admin/associations/{association_id:int}/{decision:str}",
         decide,
