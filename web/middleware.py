@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from instance import i18n
 from instance.models import User
 from instance.runtime import Instance
+from instance.services.notifications import unread_count
 from web.auth import session_fingerprint
 
 SECURITY_HEADERS = {
@@ -35,8 +36,10 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)
-        user = await self._load_user(connection)
-        scope.setdefault("state", {})["user"] = user
+        user, unread = await self._load_user(connection)
+        state = scope.setdefault("state", {})
+        state["user"] = user
+        state["unread"] = unread
         language = (
             (user.language if user and user.language in i18n.LANGUAGES else "")
             or connection.session.get("language", "")
@@ -48,13 +51,15 @@ class RequestContextMiddleware:
         finally:
             i18n.reset_language(token)
 
-    async def _load_user(self, connection: HTTPConnection) -> User | None:
+    async def _load_user(self, connection: HTTPConnection) -> tuple[User | None, int]:
+        """The logged-in person and their number of unread notifications."""
         session = connection.session
         uid = session.get("uid")
         if not isinstance(uid, int):
-            return None
+            return None, 0
         async with self.instance.sessions() as db:
             user = await db.scalar(select(User).where(User.id == uid))
+            unread = await unread_count(db, uid) if user is not None else 0
         if (
             user is None
             or not user.is_active
@@ -63,8 +68,8 @@ class RequestContextMiddleware:
         ):
             session.pop("uid", None)
             session.pop("auth", None)
-            return None
-        return user
+            return None, 0
+        return user, unread
 
 
 class SecurityHeadersMiddleware:

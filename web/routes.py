@@ -17,6 +17,7 @@ from web.views import (
     entries,
     home,
     membership,
+    notifications,
     reports,
     wellknown,
 )
@@ -36,6 +37,7 @@ def routes() -> list[BaseRoute]:
         *entries.routes,
         *anonymous.routes,
         *reports.routes,
+        *notifications.routes,
         *admin.routes,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -68,6 +68,7 @@ def render(
     values: dict[str, Any] = {
         "request": request,
         "user": getattr(request.state, "user", None),
+        "unread": getattr(request.state, "unread", 0),
         "csrf_token": csrf.token(request),
         "language": i18n.get_language(),
         "instance_name": instance.settings.instance_name,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instance.i18n import gettext, language
 from instance.mail import queue_mail
-from instance.models import Notification, User
+from instance.models import Notification, User, utcnow
 
 
 def notify(
@@ -32,3 +35,48 @@ def notify(
         with language(user.language or "fr"):
             queue_mail(db, user.email, gettext(mail_subject, **params), gettext(mail_body, **params))
     return notification
+
+
+PAGE_SIZE = 30
+
+
+def text_of(notification: Notification) -> str:
+    """The notification's text in the current language, its placeholders filled."""
+    data = dict(notification.data or {})
+    message = str(data.pop("text", ""))
+    try:
+        return gettext(message, **data) if data else gettext(message)
+    except (KeyError, ValueError, TypeError):  # a translation that lost a placeholder: show the message id
+        return message
+
+
+async def unread_count(db: AsyncSession, user_id: int) -> int:
+    count = await db.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    )
+    return int(count or 0)
+
+
+async def recent(db: AsyncSession, user: User, page: int = 1) -> tuple[Sequence[Notification], bool]:
+    """One page of the person's notifications, newest first, and whether an older page exists."""
+    page = max(1, page)
+    rows = list(
+        await db.scalars(
+            select(Notification)
+            .where(Notification.user_id == user.id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(PAGE_SIZE + 1)
+            .offset((page - 1) * PAGE_SIZE)
+        )
+    )
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+async def mark_all_read(db: AsyncSession, user: User) -> None:
+    await db.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
