@@ -59,20 +59,32 @@ def problems(template: Catalog) -> list[str]:
                 continue
             translated = catalog.get(message.id)
             strings = translated.string if translated else None
-            ok = all(strings) if isinstance(strings, tuple | list) else bool(strings)
-            if translated is None or not ok or translated.fuzzy:
+            if translated is None or not _translated(strings) or translated.fuzzy:
                 found.append(f"{language}: {message.id!r}")
     return found
+
+
+def _translated(string: object) -> bool:
+    return all(string) if isinstance(string, tuple | list) else bool(string)
 
 
 def update(template: Catalog) -> None:
     for language in LANGUAGES:
         catalog = load(language)
+        known = {  # translations to keep, even of strings that disappeared for a while and came back
+            m.id if isinstance(m.id, str) else tuple(m.id): m.string
+            for m in [*catalog, *catalog.obsolete.values()]
+            if m.id and _translated(m.string) and not m.fuzzy
+        }
         catalog.update(template, no_fuzzy_matching=True)
-        if language == "en":
-            for message in catalog:
-                if message.id and not message.string:
-                    message.string = message.id
+        for message in catalog:
+            if not message.id or _translated(message.string):
+                continue
+            key = message.id if isinstance(message.id, str) else tuple(message.id)
+            if key in known:
+                message.string = known[key]
+            elif language == "en":
+                message.string = message.id if isinstance(message.id, str) else tuple(message.id)
         catalog.obsolete.clear()
         save(language, catalog)
 
