@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from instance import move_cli, ops_cli
 from instance.db import upgrade
 from instance.errors import DomainError, NotMigrated, ValidationError
 from instance.models import User
@@ -57,6 +58,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[
         "--moderate-entries", action="store_true", help="time entries wait for a manager's approval"
     )
     association.set_defaults(handler=cmd_create_association)
+    move_cli.add_command(commands)
+    ops_cli.add_commands(commands)
     return parser, commands
 
 

@@ -9,6 +9,7 @@ from instance.mail import MailTask
 from instance.ratelimit import RateLimiter
 from instance.security import Tokens
 from instance.services.entry_notices import DigestTask
+from instance.services.move_protocol import MoveConfirmationTask
 from instance.settings import Settings
 from instance.worker import Task
 
@@ -23,6 +24,7 @@ class Instance:
         self.tokens = Tokens(settings.secret_key)
         self.login_limiter = RateLimiter(settings.login_rate_limit, settings.rate_limit_window)
         self.tasks: list[Task] = [MailTask(settings, self.sessions), DigestTask(self.sessions, settings.base_url)]
+        self.tasks.append(MoveConfirmationTask(settings, self.sessions))
 
     @classmethod
     def create(cls, settings: Settings) -> Instance:

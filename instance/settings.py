@@ -77,12 +77,24 @@ class Settings:
         10, "Failed logins or reset requests allowed per address and per account in the rate-limit window."
     )
     rate_limit_window: int = _setting(900, "Length of the rate-limit window, in seconds.")
+    api_rate_limit: int = _setting(120, "Requests per minute allowed to each API token (then 429 with Retry-After).")
     max_logo_bytes: int = _setting(1_048_576, "Largest logo upload accepted, in bytes.")
     worker_in_process: bool = _setting(
         True, "Whether `benevalibre serve` runs the background worker inside the web process."
     )
     worker_poll_interval: float = _setting(1.0, "Seconds the worker sleeps when it finds nothing to do.")
+    federation_allowlist_only: bool = _setting(
+        False, "Federate only with the domains an admin has allowed (the block list applies in any case)."
+    )
     log_level: str = _setting("info", "Lowest level of log lines written.", ("debug", "info", "warning", "error"))
+    log_format: str = _setting(
+        "text",
+        "Format of log lines: text for people, or json (one object per line, with request ids).",
+        ("text", "json"),
+    )
+    metrics_token: str = _setting(
+        "", "Bearer token that protects /metrics (Prometheus format); empty disables /metrics (404)."
+    )
 
     # -- derived values -------------------------------------------------------------------------------
 

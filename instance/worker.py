@@ -11,11 +11,13 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from instance.models.base import utcnow
 
@@ -52,22 +54,34 @@ async def claim(
         query = query.with_for_update(skip_locked=True)
     rows = list((await db.scalars(query)).all())
     if rows:
+        until = now + dt.timedelta(seconds=lock_seconds)
         ids = [row.id for row in rows]  # type: ignore[attr-defined]
         await db.execute(
             update(model)
             .where(table.id.in_(ids))
-            .values(locked_until=now + dt.timedelta(seconds=lock_seconds))
+            .values(locked_until=until)
             .execution_options(synchronize_session=False)
         )
+        for row in rows:  # so that a handler's ``row.locked_until = None`` is seen as a change and written
+            set_committed_value(row, "locked_until", until)
     await db.commit()
     return rows
 
 
 class Worker:
-    def __init__(self, tasks: Sequence[Task], poll_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        tasks: Sequence[Task],
+        poll_interval: float = 1.0,
+        heartbeat: Callable[[], Awaitable[None]] | None = None,
+        heartbeat_every: float = 15.0,
+    ) -> None:
         self.tasks = list(tasks)
         self.poll_interval = poll_interval
         self.stopping = asyncio.Event()
+        self.heartbeat = heartbeat  # records "this worker is alive" for /healthz (instance.services.health)
+        self.heartbeat_every = heartbeat_every
+        self.last_heartbeat = -heartbeat_every
 
     async def run_once(self) -> int:
         done = 0
@@ -93,10 +107,21 @@ class Worker:
             except Exception:  # a broken round must not stop the worker; each row records its own error
                 log.exception("worker round failed")
                 done = 0
+            await self.beat()
             if not done:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), self.poll_interval)
         log.info("worker stopped")
+
+    async def beat(self) -> None:
+        """Record a heartbeat after a round, at most every ``heartbeat_every`` seconds."""
+        if self.heartbeat is None or time.monotonic() - self.last_heartbeat < self.heartbeat_every:
+            return
+        self.last_heartbeat = time.monotonic()
+        try:
+            await self.heartbeat()
+        except Exception:  # the database may be briefly away; the next round tries again
+            log.exception("worker heartbeat failed")
 
     def stop(self) -> None:
         self.stopping.set()

@@ -29,6 +29,8 @@ from instance.settings import Settings
 from instance.worker import Worker
 from web.app import create_app
 
+pytest_plugins = ["tests.federation_fixtures"]  # the two-instance fixtures of the federation tests
+
 BASE_URL = "https://a.test"
 PASSWORD = "correct horse battery"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

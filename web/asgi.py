@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
+from instance.logs import configure_logging
 from instance.settings import Settings
 from web.app import create_app
 
 
 def app() -> Starlette:
     """The application for the settings of the environment, without the in-process worker (see Procfile)."""
-    return create_app(Settings.load())
+    settings = Settings.load()
+    configure_logging(settings)
+    return create_app(settings)

@@ -11,10 +11,13 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from federation.runtime import Federation
 from instance import cli
 from instance.db import check_migrations
 from instance.demo import DEMO_PASSWORD, seed_demo
+from instance.logs import configure_logging
 from instance.runtime import Instance
+from instance.services.health import heartbeat_writer
 from instance.settings import Settings
 from instance.worker import Worker
 from web.app import create_app
@@ -47,8 +50,17 @@ async def _ensure_migrated(settings: Settings) -> None:
 
 
 async def serve(settings: Settings, host: str, port: int) -> None:
+    configure_logging(settings)
     app = create_app(settings, run_worker=settings.worker_in_process)
-    config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level, proxy_headers=True)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        proxy_headers=True,
+        log_config=None,  # configure_logging's format; access lines come from web.ops_middleware
+        access_log=False,
+    )
     await uvicorn.Server(config).serve()
 
 
@@ -61,7 +73,13 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     await _ensure_migrated(settings)
     instance = Instance.create(settings)
-    worker = Worker(instance.tasks, settings.worker_poll_interval)
+    federation = Federation(instance)
+    configure_logging(settings)
+    worker = Worker(
+        [*instance.tasks, *federation.tasks()],
+        settings.worker_poll_interval,
+        heartbeat=heartbeat_writer(instance.sessions),
+    )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
@@ -69,6 +87,7 @@ async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     try:
         await worker.run_forever()
     finally:
+        await federation.aclose()
         await instance.close()
     return 0
 

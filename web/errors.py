@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -76,6 +77,29 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_response(request, exc.status_code, detail, headers=exc.headers)
 
 
+def _overflowed(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _depth in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, OverflowError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    if _overflowed(exc):
+        return await out_of_range(request, exc)
+    return await server_error(request, exc)
+
+
+async def out_of_range(request: Request, exc: Exception) -> Response:
+    """A number from the request that the database cannot hold (an id past 2**31 on PostgreSQL, say)."""
+    log.info("out-of-range value on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return error_response(request, 404, _("There is nothing here with this number."), code="not_found")
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(request, 500, "")
@@ -83,4 +107,10 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 _STARLETTE_DEFAULTS = {"Not Found", "Method Not Allowed", "Bad Request", "Forbidden", "Internal Server Error"}
 
-HANDLERS = {DomainError: domain_error, HTTPException: http_error, Exception: server_error}
+HANDLERS = {
+    DomainError: domain_error,
+    HTTPException: http_error,
+    DBAPIError: database_error,
+    OverflowError: out_of_range,
+    Exception: server_error,
+}

@@ -7,6 +7,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from web import api
 from web.views import (
     accounts,
     activitypub,
@@ -15,10 +16,17 @@ from web.views import (
     associations,
     catalog,
     entries,
+    follows,
     home,
+    inbox,
     membership,
+    moves,
+    my_data,
     notifications,
+    ops,
     reports,
+    site,
+    tokens,
     wellknown,
 )
 
@@ -28,16 +36,24 @@ STATIC_DIR = Path(__file__).parent / "static"
 def routes() -> list[BaseRoute]:
     return [
         *wellknown.routes,
+        *inbox.routes,
         *activitypub.routes,  # before the HTML pages of the same URLs: it hands browsers over to them
         *home.routes,
         *accounts.routes,
         *associations.routes,
         *membership.routes,
+        *follows.routes,
         *catalog.routes,
         *entries.routes,
         *anonymous.routes,
         *reports.routes,
         *notifications.routes,
         *admin.routes,
+        *ops.routes,
+        *site.routes,
+        *tokens.routes,
+        *my_data.routes,
+        *api.routes,
+        *moves.routes,
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]

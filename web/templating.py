@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from instance import i18n
+from instance.settings import Settings
 from web import csrf
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -59,20 +60,30 @@ def create_environment() -> jinja2.Environment:
     return env
 
 
+def site_settings(request: Request) -> Settings:
+    """The instance's settings as its admins set them (``request.state.site``), else those of the environment."""
+    site = getattr(request.state, "site", None)
+    if site is not None:
+        settings: Settings = site.settings
+        return settings
+    configured: Settings = request.app.state.instance.settings
+    return configured
+
+
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
     """Render ``template`` with what every page needs: the person, the CSRF token, the language, flashes."""
     env: jinja2.Environment = request.app.state.templates
-    instance = request.app.state.instance
+    settings = site_settings(request)
     values: dict[str, Any] = {
         "request": request,
         "user": getattr(request.state, "user", None),
         "unread": getattr(request.state, "unread", 0),
         "csrf_token": csrf.token(request),
         "language": i18n.get_language(),
-        "instance_name": instance.settings.instance_name,
-        "settings": instance.settings,
+        "instance_name": settings.instance_name,
+        "settings": settings,
         "url": lambda name, **params: str(request.app.url_path_for(name, **params)),
         "flashes": pop_flashes(request),
     }

@@ -13,30 +13,62 @@ from instance.models.associations import (
 from instance.models.base import Base, utcnow
 from instance.models.catalog import Category, Level, Project
 from instance.models.entries import AnonymousLink, EntryStatus, TimeEntry
-from instance.models.federation import ActorKey
+from instance.models.federation import (
+    ActorKey,
+    Delivery,
+    DeliveryState,
+    FederatedDomain,
+    Follow,
+    FollowState,
+    InboxItem,
+    InboxState,
+    RemoteActor,
+)
 from instance.models.mail import MailState, OutgoingMail
+from instance.models.moves import AssociationMove, MoveState, MoveUpload
 from instance.models.notifications import Notification
+from instance.models.site import Announcement, Audience, Flag, FlagState, SiteSettings, WorkerHeartbeat
+from instance.models.tokens import ApiToken, TokenScope
 
 __all__ = [
     "PERMISSIONS",
     "ActorKey",
+    "Announcement",
     "AnonymousLink",
+    "ApiToken",
     "Association",
     "AssociationLogo",
+    "AssociationMove",
     "AssociationStatus",
+    "Audience",
     "Base",
     "Category",
+    "Delivery",
+    "DeliveryState",
     "EntryStatus",
+    "FederatedDomain",
+    "Flag",
+    "FlagState",
+    "Follow",
+    "FollowState",
     "Handle",
+    "InboxItem",
+    "InboxState",
     "Level",
     "MailState",
     "Membership",
     "MembershipStatus",
+    "MoveState",
+    "MoveUpload",
     "Notification",
     "OutgoingMail",
     "Project",
+    "RemoteActor",
     "Role",
+    "SiteSettings",
     "TimeEntry",
+    "TokenScope",
     "User",
+    "WorkerHeartbeat",
     "utcnow",
 ]

@@ -12,7 +12,7 @@ from instance.errors import ValidationError
 from instance.i18n import gettext as _
 from instance.i18n import lazy_gettext
 from instance.mail import queue_mail
-from instance.models import Association, Membership, MembershipStatus, Role, TimeEntry, User
+from instance.models import Association, EntryStatus, Membership, MembershipStatus, Role, TimeEntry, User, utcnow
 from instance.runtime import Instance
 from instance.security import verify_password
 from instance.services.accounts import (
@@ -160,11 +160,19 @@ async def sole_managed_associations(db: AsyncSession, user: User) -> list[Associ
     return alone
 
 
-async def delete_account(db: AsyncSession, user: User, password: str) -> None:
+# What becomes of the entries of a deleted account: kept (anonymised) or withdrawn (anonymised, not counted).
+KEEP_ENTRIES = "keep"
+WITHDRAW_ENTRIES = "withdraw"
+
+
+async def delete_account(db: AsyncSession, user: User, password: str, entries: str = KEEP_ENTRIES) -> None:
     """Delete the account once its password is given, unless it is the last manager of an association.
 
-    Memberships and notifications go with it; time entries stay with their associations, anonymised.
+    Memberships, notifications and access tokens go with it; time entries stay with their associations,
+    anonymised, and (when ``entries`` is ``withdraw``) withdrawn so that they no longer count.
     """
+    if entries not in (KEEP_ENTRIES, WITHDRAW_ENTRIES):
+        raise ValidationError({"entries": lazy_gettext("Please choose what becomes of your entries.")})
     if not verify_password(user.password_hash, password):
         raise wrong_password()
     alone = await sole_managed_associations(db, user)
@@ -176,6 +184,12 @@ async def delete_account(db: AsyncSession, user: User, password: str) -> None:
                 "or delete the association, before deleting your account.",
                 names=names,
             )
+        )
+    if entries == WITHDRAW_ENTRIES:
+        await db.execute(
+            update(TimeEntry)
+            .where(TimeEntry.user_id == user.id, TimeEntry.status != EntryStatus.WITHDRAWN)
+            .values(status=EntryStatus.WITHDRAWN, updated_at=utcnow())
         )
     await db.execute(
         update(TimeEntry).where(TimeEntry.user_id == user.id).values(user_id=None, participant_name=FORMER_MEMBER)

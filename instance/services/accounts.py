@@ -27,6 +27,7 @@ from instance.security import (
     verify_password,
 )
 from instance.services.handles import reserve_handle
+from instance.services.instance_settings import effective
 
 CONFIRM_MAX_AGE = 3 * 24 * 3600
 RESET_MAX_AGE = 3600
@@ -191,7 +192,7 @@ async def register(
     language: str = "",
 ) -> User:
     """Create an inactive account and queue the mail that confirms it. The caller commits only on success."""
-    if instance.settings.user_registration == "closed":
+    if (await effective(db, instance.settings)).settings.user_registration == "closed":
         raise ValidationError(message=lazy_gettext("This instance does not accept new accounts."))
     mismatch: dict[str, object] = {}
     if password != password_confirmation:

@@ -17,6 +17,7 @@ from instance.models import (
     Association,
     AssociationStatus,
     Category,
+    Level,
     Membership,
     MembershipStatus,
     Role,
@@ -24,6 +25,7 @@ from instance.models import (
 )
 from instance.services.access import require_permission
 from instance.services.handles import normalise_handle, reserve_handle
+from instance.services.instance_settings import effective
 from instance.services.notifications import notify
 from instance.settings import Settings
 
@@ -162,6 +164,8 @@ async def create_association(
     ``approved`` says otherwise (the CLI and admins create approved ones). ``profile`` takes the other
     fields of ``check_profile`` (website, activity_fields, postal_code, ...). Flushes; the caller commits.
     """
+    site = await effective(db, settings)  # the admins' settings: registration policy, default catalog
+    settings = site.settings
     errors: dict[str, object] = {}
     if normalise_handle(handle) in PATH_WORDS:
         errors["handle"] = lazy_gettext("This handle is reserved; please choose another.")
@@ -194,7 +198,11 @@ async def create_association(
         if role.manage_association:
             manager_role = role
     for common in reference.common_categories():
-        db.add(Category(association_id=association.id, name=common.fr, common_category=common.code))
+        if common.code in site.default_categories:
+            db.add(Category(association_id=association.id, name=common.fr, common_category=common.code))
+    for level in site.default_levels:
+        rate = settings.default_hourly_rate if level.hourly_rate is None else level.hourly_rate
+        db.add(Level(association_id=association.id, name=level.name, hourly_rate=rate))
     await db.flush()
     assert manager_role is not None, "the reference roles must include one that manages the association"
     db.add(
@@ -216,6 +224,7 @@ async def register_association(
 ) -> Association:
     """Create an association from the public form: the registration policy applies, and the instance's
     admins are told when it waits for their approval. Flushes; the caller commits."""
+    settings = (await effective(db, settings)).settings
     if not may_register(settings, owner):
         raise PermissionDenied(lazy_gettext("On this instance, only administrators can create associations."))
     association = await create_association(db, settings, owner, handle=handle, name=name, **profile)
@@ -276,6 +285,22 @@ async def directory(db: AsyncSession, viewer: User | None, q: str = "", page: in
 
     Hidden ones are listed only for their members.
     """
+    condition = directory_condition(viewer, q)
+    total = int(await db.scalar(select(func.count(Association.id)).where(condition)) or 0)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    rows = await db.scalars(
+        select(Association)
+        .where(condition)
+        .order_by(Association.name_key)
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    )
+    return DirectoryPage(list(rows), page, pages, total)
+
+
+def directory_condition(viewer: User | None, q: str = "") -> ColumnElement[bool]:
+    """Which associations the directory lists for ``viewer``, searched with the words of ``q``."""
     visible: ColumnElement[bool] = Association.hidden.is_(False)
     if viewer is not None:
         mine = select(Membership.association_id).where(Membership.user_id == viewer.id)
@@ -289,14 +314,4 @@ async def directory(db: AsyncSession, viewer: User | None, q: str = "", page: in
             Association.description.icontains(word, autoescape=True),
             Association.postal_code.icontains(word, autoescape=True),
         )
-    total = int(await db.scalar(select(func.count(Association.id)).where(condition)) or 0)
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, page), pages)
-    rows = await db.scalars(
-        select(Association)
-        .where(condition)
-        .order_by(Association.name_key)
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    )
-    return DirectoryPage(list(rows), page, pages, total)
+    return condition

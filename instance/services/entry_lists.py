@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instance.models import (
@@ -48,6 +49,12 @@ class OwnFilters:
 
 
 async def own_entries(db: AsyncSession, user: User, filters: OwnFilters, page: int = 1) -> Page:
+    query = own_entries_query(user, filters).order_by(TimeEntry.start_date.desc(), TimeEntry.id.desc())
+    return await paginate(db, query, page)
+
+
+def own_entries_query(user: User, filters: OwnFilters) -> Select[Any]:
+    """The person's entries that ``filters`` select, unordered (pages and the API order them)."""
     query = select(TimeEntry).where(TimeEntry.user_id == user.id)
     if filters.association:
         query = query.join(Association, Association.id == TimeEntry.association_id).where(
@@ -59,8 +66,7 @@ async def own_entries(db: AsyncSession, user: User, filters: OwnFilters, page: i
         query = query.where(TimeEntry.start_date >= filters.date_from)
     if filters.date_to is not None:
         query = query.where(TimeEntry.start_date <= filters.date_to)
-    query = query.order_by(TimeEntry.start_date.desc(), TimeEntry.id.desc())
-    return await paginate(db, query, page)
+    return query
 
 
 async def member_associations(db: AsyncSession, user: User) -> list[Association]:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from instance.errors import NotFound, ValidationError
+from instance.errors import Conflict, NotFound, ValidationError
 from instance.i18n import lazy_gettext
 from instance.models import Association, Membership, MembershipStatus, TimeEntry, User, utcnow
 from instance.models.entries import EntryDigestPreference, EntryStatus
@@ -86,10 +86,14 @@ async def paginate(db: AsyncSession, query: Select[Any], page: int, size: int = 
 
 
 async def queue(db: AsyncSession, user: User, association: Association, filters: QueueFilters, page: int = 1) -> Page:
+    query = await queue_query(db, user, association, filters)
+    return await paginate(db, query.order_by(TimeEntry.start_date.desc(), TimeEntry.id.desc()), page)
+
+
+async def queue_query(db: AsyncSession, user: User, association: Association, filters: QueueFilters) -> Select[Any]:
+    """The association's entries that ``filters`` select, unordered; for those who manage entries."""
     await require_permission(db, user, association, "manage_entries")
-    query = filters.apply(select(TimeEntry).where(TimeEntry.association_id == association.id))
-    query = query.order_by(TimeEntry.start_date.desc(), TimeEntry.id.desc())
-    return await paginate(db, query, page)
+    return filters.apply(select(TimeEntry).where(TimeEntry.association_id == association.id))
 
 
 async def members(db: AsyncSession, association: Association) -> list[User]:
@@ -129,6 +133,18 @@ async def decide(
     await db.flush()
     await notify_decisions(db, association, changed, approve, reason)
     return changed
+
+
+async def decide_one(
+    db: AsyncSession, user: User, association: Association, entry_id: int, approve: bool, reason: str = ""
+) -> TimeEntry:
+    """Approve or reject one entry of this association; Conflict when it was withdrawn."""
+    await require_permission(db, user, association, "manage_entries")
+    entry = await entry_of(db, association, entry_id)
+    if entry.status == EntryStatus.WITHDRAWN:
+        raise Conflict(lazy_gettext("This entry was withdrawn; it can no longer be changed."))
+    await decide(db, user, association, [entry.id], approve, reason)
+    return entry
 
 
 async def enter_for_member(

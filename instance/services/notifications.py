@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instance.i18n import gettext, language
@@ -72,6 +73,21 @@ async def recent(db: AsyncSession, user: User, page: int = 1) -> tuple[Sequence[
         )
     )
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def notifications_query(user: User, unread_only: bool = False) -> Select[Any]:
+    """The person's notifications (unordered), or only those not read yet."""
+    query = select(Notification).where(Notification.user_id == user.id)
+    return query.where(Notification.read_at.is_(None)) if unread_only else query
+
+
+async def mark_read(db: AsyncSession, user: User, ids: Sequence[int] | None = None) -> int:
+    """Mark the person's notifications with these ids (all when None) as read; how many were unread."""
+    query = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    if ids is not None:
+        query = query.where(Notification.id.in_(list(ids)))
+    result = await db.execute(query.values(read_at=utcnow()))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def mark_all_read(db: AsyncSession, user: User) -> None:

@@ -127,6 +127,20 @@ class EntryFilter:
             conditions.append(TimeEntry.category_id == self.category_id)
         return conditions
 
+    @classmethod
+    def for_export(
+        cls, values: dict[str, str], today: dt.date, default_status: str, user_id: int | None = None
+    ) -> EntryFilter:
+        """The rows of an export: a period (``year=all`` for every date), statuses, and a member (unless
+        ``user_id`` fixes it), project or category."""
+        return cls(
+            period=parse_period(values, today, allow_all=True),
+            statuses=parse_statuses(values.get("status", "") or default_status),
+            user_id=user_id if user_id is not None else parse_id(values.get("member", ""), "member"),
+            project_id=parse_id(values.get("project", ""), "project"),
+            category_id=parse_id(values.get("category", ""), "category"),
+        )
+
     @property
     def status_code(self) -> str:
         """The ``status`` query parameter that gives back these statuses."""

@@ -21,7 +21,7 @@ from instance.services import accounts
 from web.auth import log_in, log_out
 from web.csrf import read_form
 from web.forms import Form
-from web.templating import flash, render
+from web.templating import flash, render, site_settings
 from web.views.accounts_profile import routes as profile_routes
 from web.views.home import safe_next
 
@@ -98,7 +98,7 @@ async def logout(request: Request) -> Response:
 
 
 def registration_closed(request: Request) -> bool:
-    return instance_of(request).settings.user_registration == "closed"
+    return site_settings(request).user_registration == "closed"
 
 
 def render_register(request: Request, form: Form, status_code: int = 200) -> Response:

@@ -143,13 +143,16 @@ async def email_confirm(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     require_user(request)
     if request.method == "GET":
-        return render(request, "accounts/delete.html", {"form": Form()})
+        return render(request, "accounts/delete.html", {"form": Form({"entries": "keep"})})
     data = await read_form(request)
     async with instance_of(request).sessions() as db:
         try:
-            await account_settings.delete_account(db, await fetch_me(db, request), raw(data, "password"))
+            await account_settings.delete_account(
+                db, await fetch_me(db, request), raw(data, "password"), raw(data, "entries") or "keep"
+            )
         except ValidationError as error:
-            return render(request, "accounts/delete.html", {"form": Form().fail(error)}, 400)
+            form = Form({"entries": raw(data, "entries") or "keep"})
+            return render(request, "accounts/delete.html", {"form": form.fail(error)}, 400)
         await db.commit()
     log_out(request)
     flash(request, _("Your account is deleted. Thank you for the time you gave."))

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from federation import collections, urls
+from federation import collections, follows, urls
 from federation.actors import (
     ACTIVITY_JSON,
     catalog_object,
@@ -208,7 +208,9 @@ async def group_followers(request: Request) -> Response:
     instance = _instance(request)
     async with instance.sessions() as db:
         association = await _association(db, request)
-        total = await collections.member_count(db, association)
+        total = await collections.member_count(db, association) + await follows.accepted_remote_followers(
+            db, association
+        )
     actor_id = urls.association_actor(instance.settings, association.handle)
     return activity_json(collections.collection(f"{actor_id}/followers", total, paged=False))
 

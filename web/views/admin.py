@@ -1,4 +1,8 @@
-"""The instance administrators' area: associations waiting for approval, and the mail log."""
+"""The instance administrators' area: the dashboard with the associations waiting for approval, and the mail log.
+
+The other sections live in ``admin_people`` (accounts) and ``admin_site`` (settings, announcements, reports);
+their routes are gathered here. ``templates/admin/_nav.html`` lists the sections.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,23 @@ from starlette.routing import BaseRoute, Route
 
 from instance.errors import NotFound, ValidationError
 from instance.i18n import gettext as _
+from instance.services import admin_users
 from instance.services import association_approval as approval
 from instance.services.mail_log import recent_mail
 from web.auth import require_admin
 from web.csrf import read_form
 from web.forms import Form
 from web.templating import flash, render
+from web.views import admin_people, admin_site
 
 
 async def admin_home(request: Request) -> Response:
     admin = require_admin(request)
     async with request.app.state.instance.sessions() as db:
         pending = await approval.awaiting_approval(db, admin)
-    return render(request, "admin/home.html", {"pending": pending, "failed": None, "form": Form()})
+        counts = await admin_users.dashboard_counts(db, admin)
+    context = {"pending": pending, "failed": None, "form": Form(), "counts": counts}
+    return render(request, "admin/home.html", context)
 
 
 async def decide(request: Request) -> Response:
@@ -44,7 +52,8 @@ async def decide(request: Request) -> Response:
         except ValidationError as error:
             await db.rollback()
             pending = await approval.awaiting_approval(db, admin)
-            context = {"pending": pending, "failed": association_id, "form": form.fail(error)}
+            counts = await admin_users.dashboard_counts(db, admin)
+            context = {"pending": pending, "failed": association_id, "form": form.fail(error), "counts": counts}
             return render(request, "admin/home.html", context, 400)
         await db.commit()
     if approve:
@@ -74,4 +83,6 @@ routes: list[BaseRoute] = [
         methods=["POST"],
         name="admin_association_decision",
     ),
+    *admin_people.routes,
+    *admin_site.routes,
 ]

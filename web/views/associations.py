@@ -20,7 +20,7 @@ from instance.services.associations import may_register, member_count, register_
 from web.auth import require_user
 from web.csrf import read_form
 from web.forms import Form
-from web.templating import flash, render
+from web.templating import flash, render, site_settings
 
 PROFILE_FLAGS = ("has_employees", "hidden", "moderate_membership", "moderate_entries")
 
@@ -77,7 +77,7 @@ def _new_page(request: Request, form: Form, status: int = 200) -> Response:
 async def new_association(request: Request) -> Response:
     user = require_user(request)
     instance = request.app.state.instance
-    settings = instance.settings
+    settings = site_settings(request)
     if request.method == "GET":
         if not may_register(settings, user):
             return render(request, "associations/new.html", {"allowed": False})

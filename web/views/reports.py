@@ -26,9 +26,7 @@ from instance.services.attestations import build_attestation
 from instance.services.cec import ONE_ASSOCIATION_MINUTES, TOTAL_MINUTES, cec_year
 from instance.services.report_filters import (
     EntryFilter,
-    parse_id,
     parse_period,
-    parse_statuses,
 )
 from instance.services.statistics import association_statistics, instance_statistics, volunteer_hours
 from instance.services.valuation import association_valuation
@@ -106,13 +104,7 @@ async def valuation_page(request: Request) -> Response:
 
 
 def _export_filters(values: dict[str, str], default_status: str, user_id: int | None = None) -> EntryFilter:
-    return EntryFilter(
-        period=parse_period(values, today(), allow_all=True),
-        statuses=parse_statuses(values.get("status", "") or default_status),
-        user_id=user_id if user_id is not None else parse_id(values.get("member", ""), "member"),
-        project_id=parse_id(values.get("project", ""), "project"),
-        category_id=parse_id(values.get("category", ""), "category"),
-    )
+    return EntryFilter.for_export(values, today(), default_status, user_id)
 
 
 def _file_suffix(filters: EntryFilter) -> str:
