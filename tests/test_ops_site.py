@@ -84,7 +84,8 @@ async def test_closing_account_registration_in_the_app_refuses_new_accounts(app:
     }
     response = await send(visitor, "/register", data)
 
-    assert response.status_code == 400 and "does not accept new accounts" in response.text
+    assert response.status_code == 403 and "does not accept new accounts" in response.text
+    assert "does not accept new accounts" in (await visitor.get("/register")).text
     async with instance.sessions() as db:
         assert await db.scalar(select(User).where(User.handle == "newcomer")) is None
     assert "does not accept new accounts" in (await visitor.get("/about")).text
