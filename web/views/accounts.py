@@ -162,15 +162,21 @@ async def confirm(request: Request) -> Response:
     return redirect(request, "profile")
 
 
-async def confirm_resend(request: Request) -> Response:
-    if request.method == "GET":
-        form = Form({"email": request.query_params.get("email", "")})
-        return render(request, "accounts/resend.html", {"form": form})
+async def rate_limited_email(request: Request) -> str:
+    """The address of a request that sends a mail (resend, reset), counted against the mail rate limit."""
     form = Form.from_data(await read_form(request))
     email = accounts.normalise_email(form.text("email"))
     keys = (f"mail-ip:{client_ip(request)}", f"mail-email:{email}")
     check_rate(request, *keys)
     instance_of(request).login_limiter.hit(*keys)
+    return email
+
+
+async def confirm_resend(request: Request) -> Response:
+    if request.method == "GET":
+        form = Form({"email": request.query_params.get("email", "")})
+        return render(request, "accounts/resend.html", {"form": form})
+    email = await rate_limited_email(request)
     instance = instance_of(request)
     async with instance.sessions() as db:
         await accounts.resend_confirmation(db, instance, email)
@@ -185,11 +191,7 @@ async def confirm_resend(request: Request) -> Response:
 async def reset_request(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "accounts/reset_request.html", {"form": Form()})
-    form = Form.from_data(await read_form(request))
-    email = accounts.normalise_email(form.text("email"))
-    keys = (f"mail-ip:{client_ip(request)}", f"mail-email:{email}")
-    check_rate(request, *keys)
-    instance_of(request).login_limiter.hit(*keys)
+    email = await rate_limited_email(request)
     instance = instance_of(request)
     async with instance.sessions() as db:
         await accounts.request_password_reset(db, instance, email)
