@@ -52,7 +52,7 @@ async def test_migrations_build_the_schema_of_the_models(empty_database: str) ->
             differences = await connection.run_sync(_differences)
     finally:
         await engine.dispose()
-    assert differences == [], "models changed without a migration: run tools/regenerate_migration.py"
+    assert differences == [], "models changed without a migration: run tools/new_migration.py"
 
 
 async def test_app_refuses_to_start_on_an_unmigrated_database(empty_database: str, tmp_path: Path) -> None:
