@@ -32,7 +32,7 @@ class MalformedResource(ValueError):
 
 async def public_user(db: AsyncSession, handle: str) -> User | None:
     user: User | None = await db.scalar(select(User).where(User.handle == handle.lower()))
-    if user is None or not user.is_active or user.is_suspended:
+    if user is None or not user.is_active or user.is_suspended or user.is_remote:
         return None
     return user
 
@@ -41,7 +41,7 @@ async def public_association(db: AsyncSession, handle: str) -> Association | Non
     association: Association | None = await db.scalar(select(Association).where(Association.handle == handle.lower()))
     if association is None or association.hidden or association.status != AssociationStatus.ACTIVE:
         return None
-    return association
+    return None if association.is_remote else association
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,11 @@ def software_version() -> str:
 async def usage(db: AsyncSession, now: dt.datetime | None = None) -> dict[str, Any]:
     """NodeInfo ``usage``: active accounts, those seen in the last 30 and 180 days, and time entries."""
     now = now or utcnow()
-    people = select(func.count()).select_from(User).where(User.is_active.is_(True), User.is_suspended.is_(False))
+    people = (
+        select(func.count())
+        .select_from(User)
+        .where(User.is_active.is_(True), User.is_suspended.is_(False), User.actor_uri.is_(None))
+    )
     month = people.where(User.last_login_at >= now - dt.timedelta(days=30))
     halfyear = people.where(User.last_login_at >= now - dt.timedelta(days=180))
     return {
@@ -117,7 +121,8 @@ async def usage(db: AsyncSession, now: dt.datetime | None = None) -> dict[str, A
             "activeMonth": await db.scalar(month) or 0,
             "activeHalfyear": await db.scalar(halfyear) or 0,
         },
-        "localPosts": await db.scalar(select(func.count()).select_from(TimeEntry)) or 0,
+        "localPosts": await db.scalar(select(func.count()).select_from(TimeEntry).where(TimeEntry.ap_id.is_(None)))
+        or 0,
     }
 
 

@@ -1,10 +1,12 @@
 """Follows over federation, both ways, as ``Follow`` rows with one state (pending, accepted, rejected).
 
-A remote actor follows a local association: an open association accepts at once, a moderated one keeps the
-follow pending until a manager accepts or rejects it; the association may later remove an accepted follower
-(a ``Reject``); the follower leaves with ``Undo``. A local volunteer follows a remote association: the row is
-pending until the association's ``Accept`` or ``Reject`` arrives, accepted only from that association.
-Every function works in the caller's transaction; deliveries are queued in it.
+Following an association is joining it (PROTOCOL.md "Membership"), so each Follow row goes with a
+``Membership``. A remote actor follows a local association: it gets a mirror ``User`` row and joins, at once when
+membership is open, else when a manager accepts the request on the members page; the association may later
+remove the member (a ``Reject``); the follower leaves with ``Undo``. A local volunteer joins a remote (mirrored)
+association: the Follow and the membership stay pending until the association's ``Accept`` or ``Reject``
+arrives, taken only from that association. Every function works in the caller's transaction; deliveries are
+queued in it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from collections.abc import Sequence
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from federation import activities, delivery, urls
-from instance.errors import Conflict, NotFound, ValidationError
-from instance.i18n import lazy_gettext
-from instance.models import Association, Follow, FollowState, RemoteActor, User, utcnow
+from federation import activities, delivery, mirrors, urls
+from instance.models import Association, Follow, FollowState, Membership, MembershipStatus, RemoteActor, User, utcnow
 from instance.models.federation import association_owner, user_owner
+from instance.services import membership as membership_service
+from instance.services.access import membership_of
 from instance.settings import Settings
 
 
@@ -39,64 +41,40 @@ async def _send_answer(db: AsyncSession, settings: Settings, kind: str, associat
 async def receive_follow(
     db: AsyncSession, settings: Settings, follower: RemoteActor, association: Association, activity_id: str
 ) -> Follow:
-    """Record a Follow of ``association``; accept it at once unless membership is moderated."""
+    """Record a Follow of ``association``: the follower becomes a member, at once when membership is open, else
+    when a manager accepts the request (``membership.approve``); the answer is sent then."""
     followed = urls.association_actor(settings, association.handle)
     row = await db.scalar(select(Follow).where(Follow.follower_uri == follower.uri, Follow.followed_uri == followed))
     if row is None:
-        row = Follow(
-            follower_uri=follower.uri, followed_uri=followed, association_id=association.id, state=FollowState.PENDING
-        )
+        row = Follow(follower_uri=follower.uri, followed_uri=followed, association_id=association.id)
         db.add(row)
-    elif row.state == FollowState.REJECTED:
-        row.state, row.decided_at = FollowState.PENDING, None
     row.activity_id = activity_id
-    if row.state == FollowState.PENDING and not association.moderate_membership:
-        row.state, row.decided_at = FollowState.ACCEPTED, utcnow()
+    person = await mirrors.person_for(db, follower)
+    row.user_id = person.id
+    membership = await membership_of(db, person, association)
+    if membership is None:
+        membership = await membership_service.join(db, settings, person, association)
+    row.state = FollowState.ACCEPTED if membership.status == MembershipStatus.ACTIVE else FollowState.PENDING
+    row.decided_at = utcnow() if row.state == FollowState.ACCEPTED else None
     await db.flush()
     if row.state == FollowState.ACCEPTED:  # also answers a repeated Follow of an accepted follower
         await _send_answer(db, settings, "Accept", association, row)
     return row
 
 
-async def _follower(db: AsyncSession, association: Association, follow_id: int) -> Follow:
-    row = await db.get(Follow, follow_id)
-    if row is None or row.association_id != association.id:
-        raise NotFound(lazy_gettext("This follow request does not exist."))
-    return row
-
-
-async def decide(
-    db: AsyncSession, settings: Settings, association: Association, follow_id: int, accept: bool
-) -> Follow:
-    """A manager accepts or rejects a pending follow request (checked by the caller)."""
-    row = await _follower(db, association, follow_id)
-    if row.state != FollowState.PENDING:
-        raise Conflict(lazy_gettext("This request has already been answered."))
-    row.state = FollowState.ACCEPTED if accept else FollowState.REJECTED
-    row.decided_at = utcnow()
-    await _send_answer(db, settings, "Accept" if accept else "Reject", association, row)
-    return row
-
-
-async def remove_follower(db: AsyncSession, settings: Settings, association: Association, follow_id: int) -> Follow:
-    """The association removes an accepted follower: it is told with a ``Reject``."""
-    row = await _follower(db, association, follow_id)
-    if row.state != FollowState.ACCEPTED:
-        raise Conflict(lazy_gettext("This account is not a follower."))
-    row.state, row.decided_at = FollowState.REJECTED, utcnow()
-    await _send_answer(db, settings, "Reject", association, row)
-    return row
-
-
-async def remote_followers(db: AsyncSession, association: Association) -> Sequence[tuple[Follow, RemoteActor | None]]:
-    """The association's remote followers and requests (not the rejected ones), oldest first, with their actor."""
-    rows = await db.execute(
-        select(Follow, RemoteActor)
-        .outerjoin(RemoteActor, RemoteActor.uri == Follow.follower_uri)
-        .where(Follow.association_id == association.id, Follow.state != FollowState.REJECTED)
-        .order_by(Follow.created_at, Follow.id)
+async def answer_member(
+    db: AsyncSession, settings: Settings, association: Association, person: User, accepted: bool
+) -> None:
+    """A manager decided on a remote person's membership (or removed them): their Follow is answered."""
+    followed = urls.association_actor(settings, association.handle)
+    row = await db.scalar(
+        select(Follow).where(Follow.follower_uri == person.actor_uri, Follow.followed_uri == followed)
     )
-    return [(follow, actor) for follow, actor in rows.all()]
+    if row is None:
+        return
+    row.state = FollowState.ACCEPTED if accepted else FollowState.REJECTED
+    row.decided_at = utcnow()
+    await _send_answer(db, settings, "Accept" if accepted else "Reject", association, row)
 
 
 async def accepted_remote_followers(db: AsyncSession, association: Association) -> int:
@@ -112,13 +90,10 @@ async def accepted_remote_followers(db: AsyncSession, association: Association) 
 
 
 async def follow_remote(db: AsyncSession, settings: Settings, user: User, target: RemoteActor) -> Follow:
-    """Send a Follow from ``user`` to the remote association ``target``; the row waits for its answer."""
-    if target.actor_type != "Group":
-        raise ValidationError({"target": lazy_gettext("This account is not an association.")})
+    """Send a Follow from ``user`` to the remote association ``target`` (a membership request); the row waits
+    for its answer."""
     follower = urls.user_actor(settings, user.handle)
     row = await db.scalar(select(Follow).where(Follow.follower_uri == follower, Follow.followed_uri == target.uri))
-    if row is not None and row.state != FollowState.REJECTED:
-        raise Conflict(lazy_gettext("You already follow this association, or wait for its answer."))
     activity = activities.follow(follower, target.uri)
     if row is None:
         row = Follow(follower_uri=follower, followed_uri=target.uri, user_id=user.id, activity_id=activity["id"])
@@ -129,11 +104,12 @@ async def follow_remote(db: AsyncSession, settings: Settings, user: User, target
     return row
 
 
-async def unfollow_remote(db: AsyncSession, settings: Settings, user: User, follow_id: int) -> None:
-    """Stop following (or withdraw a request): an ``Undo`` of the Follow is sent, and the row goes."""
-    row = await db.get(Follow, follow_id)
-    if row is None or row.user_id != user.id:
-        raise NotFound(lazy_gettext("This follow does not exist."))
+async def unfollow_remote(db: AsyncSession, settings: Settings, user: User, followed_uri: str) -> None:
+    """Leave a remote association (or withdraw the request): an ``Undo`` of the Follow is sent, and the row goes."""
+    follower = urls.user_actor(settings, user.handle)
+    row = await db.scalar(select(Follow).where(Follow.follower_uri == follower, Follow.followed_uri == followed_uri))
+    if row is None:
+        return
     if row.state != FollowState.REJECTED:
         activity = activities.undo_follow(row.follower_uri, row.activity_id, row.followed_uri)
         await delivery.enqueue(db, activity, user_owner(user.id), await _inbox_of(db, row.followed_uri))
@@ -172,10 +148,23 @@ async def answer_received(
 ) -> Follow | None:
     """An ``Accept``/``Reject`` of a local volunteer's Follow, taken only from the followed actor."""
     row = await _match(db, follow_id, follower, actor_uri)
-    if row is None or row.user_id is None or row.followed_uri != actor_uri:
+    if row is None or row.user_id is None or row.association_id is not None or row.followed_uri != actor_uri:
         return None
     row.state = FollowState.ACCEPTED if accepted else FollowState.REJECTED
     row.decided_at = utcnow()
+    association = await mirrors.mirrored_association(db, actor_uri)
+    membership = (
+        await db.scalar(
+            select(Membership).where(Membership.user_id == row.user_id, Membership.association_id == association.id)
+        )
+        if association is not None
+        else None
+    )
+    if membership is not None and accepted:
+        membership.status, membership.decided_at = MembershipStatus.ACTIVE, utcnow()
+    elif membership is not None:
+        await db.delete(membership)
+    await db.flush()
     return row
 
 
@@ -185,7 +174,19 @@ async def undo_received(db: AsyncSession, actor_uri: str, follow_id: str | None,
     if row is None or row.association_id is None or row.follower_uri != actor_uri:
         return False
     await db.delete(row)
+    await _end_memberships(db, actor_uri, row.association_id)
     return True
+
+
+async def _end_memberships(db: AsyncSession, actor_uri: str, association_id: int | None = None) -> None:
+    """A remote person left (or was deleted): their memberships here end; their entries stay."""
+    person = await mirrors.mirrored_person(db, actor_uri)
+    if person is None:
+        return
+    query = delete(Membership).where(Membership.user_id == person.id)
+    if association_id is not None:
+        query = query.where(Membership.association_id == association_id)
+    await db.execute(query.execution_options(synchronize_session=False))
 
 
 async def forget_actor(db: AsyncSession, uri: str) -> int:
@@ -196,4 +197,5 @@ async def forget_actor(db: AsyncSession, uri: str) -> int:
         .execution_options(synchronize_session=False)
     )
     await db.execute(delete(RemoteActor).where(RemoteActor.uri == uri).execution_options(synchronize_session=False))
+    await _end_memberships(db, uri)
     return int(getattr(result, "rowcount", 0) or 0)

@@ -9,6 +9,7 @@ actor's origin. Handlers check what depends on the activity (an ``Accept`` only 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,13 +17,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from federation import follows, urls
+from federation import catalog_sync, entry_exchange, follows, mirrors, time_entries, urls
 from federation.client import FederationClient
 from federation.discovery import public_association
 from federation.jsonld import id_of
 from federation.remote import ACTOR_TYPES, RemoteError, get_actor
-from instance.models import Association, Follow
+from instance.errors import DomainError
+from instance.models import Association, Follow, TimeEntry
 from instance.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class Ignored(Exception):
@@ -73,7 +77,10 @@ async def handle_follow_ap(context: Context, db: AsyncSession, activity: dict[st
         follower = await get_actor(db, context.client, _actor(activity))
     except RemoteError as error:
         raise Ignored(f"the follower cannot be read: {error.reason}") from error
-    await follows.receive_follow(db, context.settings, follower, association, str(activity["id"]))
+    try:
+        await follows.receive_follow(db, context.settings, follower, association, str(activity["id"]))
+    except DomainError as error:
+        raise Ignored(f"the follower cannot join: {error.message}") from error
 
 
 async def _answer(db: AsyncSession, activity: dict[str, Any], accepted: bool) -> None:
@@ -103,18 +110,80 @@ async def handle_delete_actor_ap(context: Context, db: AsyncSession, activity: d
     await follows.forget_actor(db, actor)
 
 
+async def handle_update_actor_ap(context: Context, db: AsyncSession, activity: dict[str, Any]) -> None:
+    """An actor changed its profile: a mirrored association refreshes its profile and its catalog."""
+    actor = _actor(activity)
+    if id_of(activity.get("object")) != actor:
+        raise Ignored("an actor may update only itself")
+    try:
+        remote = await get_actor(db, context.client, actor, refresh=True)
+    except RemoteError as error:
+        raise Ignored(f"the actor cannot be read: {error.reason}") from error
+    association = await mirrors.mirrored_association(db, actor)
+    person = await mirrors.mirrored_person(db, actor)
+    if association is None and person is None:
+        raise Ignored("an actor we keep nothing of")
+    if person is not None:
+        await mirrors.person_for(db, remote)
+    if association is not None:
+        mirrors.refresh_profile(association, remote)
+        try:
+            await catalog_sync.refresh(db, context.client, association, remote.catalog)
+        except RemoteError as error:
+            log.info("catalog of %s not refreshed: %s", actor, error.reason)
+
+
+async def _entry_association(context: Context, db: AsyncSession, activity: dict[str, Any]) -> Association:
+    document = activity.get("object")
+    audience = time_entries.audience_of(document) if isinstance(document, dict) else None
+    return await _local_association(db, context.settings, audience)
+
+
+async def handle_create_entry_ap(context: Context, db: AsyncSession, activity: dict[str, Any]) -> None:
+    association = await _entry_association(context, db, activity)
+    try:
+        await entry_exchange.receive_entry(db, context.settings, association, activity)
+    except entry_exchange.NotForUs as error:
+        raise Ignored(str(error)) from error
+
+
+async def handle_delete_entry_ap(context: Context, db: AsyncSession, activity: dict[str, Any]) -> None:
+    try:
+        await entry_exchange.receive_withdrawal(db, None, activity)
+    except entry_exchange.NotForUs as error:
+        raise Ignored(str(error)) from error
+
+
+def _decision(accepted: bool) -> Handler:
+    async def handle(context: Context, db: AsyncSession, activity: dict[str, Any]) -> None:
+        try:
+            await entry_exchange.receive_decision(db, context.settings, activity, accepted)
+        except entry_exchange.NotForUs as error:
+            raise Ignored(str(error)) from error
+
+    return handle
+
+
 HANDLERS: dict[tuple[str, str], Handler] = {
     ("Follow", "Actor"): handle_follow_ap,
     ("Accept", "Follow"): handle_accept_follow_ap,
     ("Reject", "Follow"): handle_reject_follow_ap,
     ("Undo", "Follow"): handle_undo_follow_ap,
     ("Delete", "Actor"): handle_delete_actor_ap,
+    ("Update", "Actor"): handle_update_actor_ap,
+    ("Create", "TimeEntry"): handle_create_entry_ap,
+    ("Update", "TimeEntry"): handle_create_entry_ap,
+    ("Delete", "TimeEntry"): handle_delete_entry_ap,
+    ("Delete", "Object"): handle_delete_entry_ap,
+    ("Accept", "TimeEntry"): _decision(accepted=True),
+    ("Reject", "TimeEntry"): _decision(accepted=False),
 }
 
 
-async def object_kind(db: AsyncSession, activity: dict[str, Any]) -> str | None:
+async def object_kind(db: AsyncSession, settings: Settings, activity: dict[str, Any]) -> str | None:
     """The kind of the activity's object: its ``type`` (``Actor`` for every actor type), or for an IRI, what
-    we know of it (the actor itself, or one of our Follow activities)."""
+    we know of it (the actor itself, one of our Follow activities, a time entry of ours or a copy we keep);
+    the IRI of a ``Delete`` we know nothing of is an ``Object``."""
     target = activity.get("object")
     actor = id_of(activity.get("actor"))
     if isinstance(target, dict):
@@ -128,11 +197,15 @@ async def object_kind(db: AsyncSession, activity: dict[str, Any]) -> str | None:
         return "Actor"
     if await db.scalar(select(Follow.id).where(Follow.activity_id == target)) is not None:
         return "Follow"
-    return None
+    if time_entries.is_local_entry(settings, target) is not None:
+        return "TimeEntry"
+    if await db.scalar(select(TimeEntry.id).where(TimeEntry.ap_id == target)) is not None:
+        return "TimeEntry"
+    return "Object" if activity.get("type") == "Delete" else None
 
 
-async def handler_for(db: AsyncSession, activity: dict[str, Any]) -> Handler | None:
+async def handler_for(db: AsyncSession, settings: Settings, activity: dict[str, Any]) -> Handler | None:
     kind = activity.get("type")
     if not isinstance(kind, str):
         return None
-    return HANDLERS.get((kind, await object_kind(db, activity) or ""))
+    return HANDLERS.get((kind, await object_kind(db, settings, activity) or ""))

@@ -49,7 +49,7 @@ class InboxTask:
             if item is None or item.state != InboxState.RECEIVED:
                 return
             try:
-                handler = await handler_for(db, item.body)
+                handler = await handler_for(db, self.context.settings, item.body)
                 if handler is None:
                     self._finish(item, InboxState.IGNORED, f"no handler for {item.activity_type}")
                 else:

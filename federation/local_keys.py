@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from federation import urls
+from federation import proofs, urls
 from federation.keys import (
     generate_ed25519,
     generate_rsa,
@@ -120,3 +121,9 @@ def open_keys(settings: Settings, row: ActorKey) -> SigningKeys:
         ed25519_key_id=row.ed25519_key_id,
         ed25519=load_ed25519_private(open_private_key(row.ed25519_private_sealed, secret, row.ed25519_key_id)),
     )
+
+
+async def with_proof(db: AsyncSession, settings: Settings, owner: Owner, document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with an ``eddsa-jcs-2022`` proof made with the owner's Ed25519 key (FEP-8b32)."""
+    keys = open_keys(settings, await actor_key(db, settings, owner))
+    return proofs.sign(document, keys.ed25519, keys.ed25519_key_id)

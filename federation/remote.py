@@ -100,6 +100,8 @@ def parse_actor(document: dict[str, Any]) -> dict[str, Any]:
         "preferred_username": _text(document.get("preferredUsername"), 300),
         "manually_approves": document.get("manuallyApprovesFollowers") is True,
         "url": id_of(document.get("url")) or "",
+        "summary": _text(document.get("summary"), 5000),
+        "catalog": _same_host(document.get("catalog"), host),
     }
 
 

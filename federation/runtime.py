@@ -12,6 +12,8 @@ from federation.client import FederationClient
 from federation.delivery import DeliveryTask
 from federation.handlers import Context
 from federation.inbox import InboxTask
+from federation.nodeinfo_task import NodeInfoTask
+from federation.publisher import Publisher
 from instance.ratelimit import RateLimiter
 from instance.runtime import Instance
 from instance.worker import Task
@@ -28,10 +30,16 @@ class Federation:
         self.client = FederationClient(instance.settings, instance.sessions, transport)
         self.inbox_limiter = RateLimiter(INBOX_RATE_LIMIT, INBOX_RATE_WINDOW)
         self.context = Context(instance.settings, self.client)
+        # the domain's events become activities queued in the same transaction (instance.events)
+        instance.sessions.configure(info={"publisher": Publisher(instance.settings)})
 
     def tasks(self) -> list[Task]:
-        """The worker tasks: handle received activities, then send deliveries."""
-        return [InboxTask(self.context, self.sessions), DeliveryTask(self.settings, self.sessions, self.client)]
+        """The worker tasks: handle received activities, send deliveries, read the NodeInfo of new domains."""
+        return [
+            InboxTask(self.context, self.sessions),
+            DeliveryTask(self.settings, self.sessions, self.client),
+            NodeInfoTask(self.sessions, self.client),
+        ]
 
     async def aclose(self) -> None:
         await self.client.aclose()

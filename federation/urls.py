@@ -42,3 +42,8 @@ def ed25519_key(actor_id: str) -> str:
 def catalog_item(settings: Settings, handle: str, kind: str, item_id: int) -> str:
     """The id of a project, category or level: ``kind`` is ``projects``, ``categories`` or ``levels``."""
     return f"{association_actor(settings, handle)}/{kind}/{item_id}"
+
+
+def entry(settings: Settings, entry_id: int) -> str:
+    """The id of a local volunteer's time entry (sent to a remote association)."""
+    return absolute(settings, f"/entries/{entry_id}")

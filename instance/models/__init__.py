@@ -16,6 +16,7 @@ from instance.models.entries import AnonymousLink, EntryStatus, TimeEntry
 from instance.models.federation import (
     ActorKey,
     Delivery,
+    DeletedObject,
     DeliveryState,
     FederatedDomain,
     Follow,
@@ -44,6 +45,7 @@ __all__ = [
     "Base",
     "Category",
     "Delivery",
+    "DeletedObject",
     "DeliveryState",
     "EntryStatus",
     "FederatedDomain",

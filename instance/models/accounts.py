@@ -39,6 +39,13 @@ class User(Base):
     last_association_id: Mapped[int | None] = mapped_column(
         ForeignKey("associations.id", ondelete="SET NULL"), default=None
     )
+    # Set for a person of another server who joined a local association: the row stands for them here (they
+    # never log in; their address is a placeholder that is never written to).
+    actor_uri: Mapped[str | None] = mapped_column(String(500), unique=True, default=None)
+
+    @property
+    def is_remote(self) -> bool:
+        return self.actor_uri is not None
 
     @property
     def public_name(self) -> str:

@@ -60,8 +60,16 @@ class Association(Base):
     status_message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     has_logo: Mapped[bool] = mapped_column(default=False)
+    # Set for an association of another instance that local volunteers joined: the row mirrors its profile and
+    # catalog so that their entries, lists and totals work as for a local one; the other instance decides.
+    actor_uri: Mapped[str | None] = mapped_column(String(500), unique=True, default=None)
+    catalog_fetched_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
     __table_args__ = (Index("ix_associations_status_hidden", "status", "hidden"),)
+
+    @property
+    def is_remote(self) -> bool:
+        return self.actor_uri is not None
 
 
 class AssociationLogo(Base):

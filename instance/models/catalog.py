@@ -21,6 +21,7 @@ class Category(Base):
     common_category: Mapped[str] = mapped_column(String(32))  # code of a shared default category
     archived: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ap_id: Mapped[str | None] = mapped_column(String(500), unique=True, default=None)  # of a remote catalog
 
     __table_args__ = (Index("ix_categories_association", "association_id", "archived"),)
 
@@ -35,6 +36,7 @@ class Level(Base):
     hourly_rate: Mapped[Decimal] = mapped_column(Numeric(10, 2))  # euros per hour
     archived: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ap_id: Mapped[str | None] = mapped_column(String(500), unique=True, default=None)  # of a remote catalog
 
     __table_args__ = (Index("ix_levels_association", "association_id", "archived"),)
 
@@ -48,5 +50,6 @@ class Project(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     archived: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ap_id: Mapped[str | None] = mapped_column(String(500), unique=True, default=None)  # of a remote catalog
 
     __table_args__ = (Index("ix_projects_association", "association_id", "archived"),)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Date, Enum, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, Enum, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from instance.models.base import Base, utcnow
@@ -64,6 +65,12 @@ class TimeEntry(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Federation. On the association's instance, a remote volunteer's entry: its id there and the object as
+    # received (embedded in the answers). On the volunteer's instance, an entry for a remote association: the
+    # signed Accept received, which the volunteer's verifiable record carries.
+    ap_id: Mapped[str | None] = mapped_column(String(500), unique=True, default=None)
+    ap_object: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    accept_record: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     __table_args__ = (
         Index("ix_time_entries_association_date", "association_id", "start_date"),

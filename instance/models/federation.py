@@ -78,6 +78,8 @@ class RemoteActor(Base):
     preferred_username: Mapped[str] = mapped_column(String(300), default="")
     manually_approves: Mapped[bool] = mapped_column(default=False)
     url: Mapped[str] = mapped_column(String(500), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    catalog: Mapped[str] = mapped_column(String(500), default="")  # an association's catalog collection
     fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     key_refetched_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
@@ -183,6 +185,17 @@ class Delivery(Base):
         UniqueConstraint("activity_id", "inbox"),
         Index("ix_deliveries_state_next", "state", "next_attempt_at"),
     )
+
+
+class DeletedObject(Base):
+    """The id of a remote object deleted by its owner, so that a late ``Create`` or ``Update`` of it (deliveries
+    may arrive out of order) does not bring it back."""
+
+    __tablename__ = "deleted_objects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uri: Mapped[str] = mapped_column(String(500), unique=True)
+    deleted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 # -- follows -------------------------------------------------------------------------------------------------

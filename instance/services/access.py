@@ -43,9 +43,11 @@ async def visible_association(db: AsyncSession, handle: str, viewer: User | None
 async def require_permission(
     db: AsyncSession, user: User | None, association: Association, permission: str
 ) -> Membership:
-    """The person's active membership if its role grants ``permission``; PermissionDenied otherwise."""
+    """The person's active membership if its role grants ``permission``; PermissionDenied otherwise.
+
+    Nobody here manages an association of another instance: its own instance does."""
     membership = await active_membership(db, user, association)
-    if membership is None or not membership.role.allows(permission):
+    if membership is None or association.is_remote or not membership.role.allows(permission):
         raise PermissionDenied(lazy_gettext("Your role in this association does not allow this."))
     return membership
 

@@ -151,7 +151,9 @@ async def create_user(
 
 
 async def user_by_email(db: AsyncSession, email: str) -> User | None:
-    return await db.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))
+    return await db.scalar(
+        select(User).where(func.lower(User.email) == normalise_email(email), User.actor_uri.is_(None))
+    )
 
 
 async def authenticate(db: AsyncSession, email: str, password: str) -> User:

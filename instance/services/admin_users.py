@@ -47,7 +47,7 @@ class UsersPage:
 async def search_users(db: AsyncSession, admin: User, q: str = "", page: int = 1) -> UsersPage:
     """Accounts whose email, handle, name or pseudonym contain every word of ``q``, newest first."""
     require_admin(admin)
-    condition: ColumnElement[bool] = User.id.is_not(None)
+    condition: ColumnElement[bool] = User.actor_uri.is_(None)  # people of other servers are not accounts here
     for word in q.split()[:8]:
         condition &= or_(
             User.email.icontains(word, autoescape=True),

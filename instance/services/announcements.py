@@ -100,7 +100,7 @@ def _manager_ids() -> Select[int]:
 
 async def audience_members(db: AsyncSession, audience: Audience) -> list[User]:
     """The accounts an announcement to ``audience`` is sent to (active, not suspended)."""
-    query = select(User).where(User.is_active.is_(True), User.is_suspended.is_(False))
+    query = select(User).where(User.is_active.is_(True), User.is_suspended.is_(False), User.actor_uri.is_(None))
     if audience == Audience.MANAGERS:
         query = query.where(User.id.in_(_manager_ids()))
     return list(await db.scalars(query.order_by(User.id)))

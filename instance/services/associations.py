@@ -305,7 +305,7 @@ def directory_condition(viewer: User | None, q: str = "") -> ColumnElement[bool]
     if viewer is not None:
         mine = select(Membership.association_id).where(Membership.user_id == viewer.id)
         visible = or_(visible, Association.id.in_(mine))
-    condition = (Association.status == AssociationStatus.ACTIVE) & visible
+    condition = (Association.status == AssociationStatus.ACTIVE) & visible & Association.actor_uri.is_(None)
     words = q.split()[:8]
     for word in words:
         condition &= or_(

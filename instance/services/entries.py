@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instance.errors import Conflict, NotFound, ValidationError
+from instance.events import EntryChanged, publish
 from instance.i18n import lazy_gettext
 from instance.models import Association, Category, Level, Project, TimeEntry, User, utcnow
 from instance.models.entries import EntryStatus
@@ -195,7 +196,8 @@ def _apply(entry: TimeEntry, data: EntryData) -> None:
 
 
 def initial_status(association: Association) -> EntryStatus:
-    return EntryStatus.PENDING if association.moderate_entries else EntryStatus.APPROVED
+    """Pending when the association moderates entries, or is on another instance (which answers)."""
+    return EntryStatus.PENDING if association.moderate_entries or association.is_remote else EntryStatus.APPROVED
 
 
 async def add_entry(
@@ -230,6 +232,8 @@ async def create_entry(
     if person is not None:
         person.last_association_id = association.id
     await db.flush()
+    if association.is_remote:
+        await publish(db, EntryChanged(entry.id, "create"))
     return entry
 
 
@@ -257,8 +261,11 @@ async def update_entry(
     entry.rejection_reason = ""
     entry.decided_at = utcnow() if entry.status == EntryStatus.APPROVED else None
     entry.decided_by_id = None
+    entry.accept_record = None
     await db.flush()
-    if entry.status == EntryStatus.PENDING:
+    if association.is_remote:
+        await publish(db, EntryChanged(entry.id, "update"))
+    elif entry.status == EntryStatus.PENDING:
         await notify_pending(db, association, entry, base_url)
     return entry
 
@@ -269,7 +276,11 @@ async def withdraw_entry(db: AsyncSession, user: User, entry_id: int) -> TimeEnt
     if entry.status != EntryStatus.WITHDRAWN:
         entry.status = EntryStatus.WITHDRAWN
         entry.updated_at = utcnow()
+        entry.accept_record = None
         await db.flush()
+        association = await db.get(Association, entry.association_id)
+        if association is not None and association.is_remote:
+            await publish(db, EntryChanged(entry.id, "delete"))
     return entry
 
 

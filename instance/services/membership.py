@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instance.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from instance.events import MembershipDecided, MembershipLeft, MembershipRequested, publish
 from instance.i18n import N_, lazy_gettext
 from instance.models import Association, AssociationStatus, Membership, MembershipStatus, Role, User, utcnow
 from instance.services.access import membership_of, require_permission
@@ -67,7 +68,7 @@ async def join(
     message = message.strip()
     if len(message) > MAX_MESSAGE:
         raise ValidationError({"message": lazy_gettext("The message can have at most 2000 characters.")})
-    pending = association.moderate_membership
+    pending = association.moderate_membership or association.is_remote  # a remote one answers over federation
     role = await default_role(db, association)
     membership = Membership(
         association_id=association.id,
@@ -79,7 +80,9 @@ async def join(
     )
     db.add(membership)
     await db.flush()
-    if pending:
+    if association.is_remote:
+        await publish(db, MembershipRequested(membership.id))
+    elif pending:
         path = f"/associations/{association.handle}/members"
         for manager in await _managers(db, association, "manage_members"):
             notify(
@@ -134,6 +137,7 @@ async def approve(
     membership.role = role
     membership.status = MembershipStatus.ACTIVE
     membership.decided_at = utcnow()
+    await _tell_remote(db, association, membership, accepted=True)
     path = f"/associations/{association.handle}"
     notify(
         db,
@@ -157,6 +161,7 @@ async def refuse(
     if membership.status != MembershipStatus.PENDING:
         raise Conflict(lazy_gettext("This request has already been answered."))
     person = membership.user
+    await _tell_remote(db, association, membership, accepted=False)
     await db.delete(membership)
     path = f"/associations/{association.handle}"
     notify(
@@ -188,6 +193,7 @@ async def remove(db: AsyncSession, actor: User | None, association: Association,
     """Remove a member; the entries they logged stay with the association."""
     await _manager_acting_on(db, actor, association, membership)
     await ensure_a_manager_remains(db, association, removing=membership)
+    await _tell_remote(db, association, membership, accepted=False)
     await db.delete(membership)
     await db.flush()
 
@@ -197,6 +203,15 @@ async def leave(db: AsyncSession, user: User, association: Association) -> None:
     membership = await membership_of(db, user, association)
     if membership is None:
         raise NotFound(lazy_gettext("You are not a member of this association."))
-    await ensure_a_manager_remains(db, association, removing=membership)
+    if not association.is_remote:  # the managers of a remote association are on its instance
+        await ensure_a_manager_remains(db, association, removing=membership)
     await db.delete(membership)
     await db.flush()
+    if association.is_remote:
+        await publish(db, MembershipLeft(association.id, user.id))
+
+
+async def _tell_remote(db: AsyncSession, association: Association, membership: Membership, accepted: bool) -> None:
+    """A person of another server is told of the decision (or of their removal) through federation."""
+    if membership.user.is_remote:
+        await publish(db, MembershipDecided(association.id, membership.user_id, accepted))

@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instance.errors import Conflict, NotFound, ValidationError
+from instance.events import EntryDecided, publish
 from instance.i18n import lazy_gettext
 from instance.models import Association, Membership, MembershipStatus, TimeEntry, User, utcnow
 from instance.models.entries import EntryDigestPreference, EntryStatus
@@ -131,6 +132,9 @@ async def decide(
         entry.decided_by_id = manager.user_id
         changed.append(entry)
     await db.flush()
+    for entry in changed:
+        if entry.ap_id is not None:  # a remote volunteer's entry: their instance is told
+            await publish(db, EntryDecided(entry.id))
     await notify_decisions(db, association, changed, approve, reason)
     return changed
 

@@ -30,6 +30,8 @@ def notify(
     recipient's language; ``data`` fills their ``%(name)s`` placeholders.
     """
     params = dict(data or {})
+    if user.is_remote:  # a person of another server hears of it through federation, not here
+        return Notification(user_id=user.id, kind=kind, data={"text": text, **params}, link=link)
     notification = Notification(user_id=user.id, kind=kind, data={"text": text, **params}, link=link)
     db.add(notification)
     if mail_subject:

@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from federation import catalog_sync
+from federation.remote import RemoteError, known_actor
 from instance.errors import Conflict, ValidationError
 from instance.i18n import gettext as _
 from instance.models import Association, User
@@ -100,12 +102,26 @@ async def new_entry(request: Request) -> Response:
         else:
             association, values, repeated = await _initial_values(db, person, associations, request)
             form = Form(values)
+            if association.is_remote and catalog_sync.is_stale(association):
+                await _refresh_catalog(request, db, association)
         has_last = await service.last_entry(db, person) is not None
         context: dict[str, Any] = await form_context(db, association)
     context.update(
         {"form": form, "associations": associations, "repeated": repeated, "has_last": has_last, "entry": None}
     )
     return render(request, "entries/new.html", context, 200 if form.ok else 400)
+
+
+async def _refresh_catalog(request: Request, db: AsyncSession, association: Association) -> None:
+    """Fetch again the catalog of a remote association when the copy is old (kept as it is if that fails)."""
+    federation = request.app.state.federation
+    actor = await known_actor(db, association.actor_uri or "")
+    try:
+        async with db.begin_nested():
+            await catalog_sync.refresh(db, federation.client, association, actor.catalog if actor else "")
+    except RemoteError:
+        return
+    await db.commit()
 
 
 def _entry_saved_message(status: str) -> str:

@@ -1,0 +1,56 @@
+"""The domain's events turned into activities, queued in the transaction that changed the domain.
+
+:class:`Publisher` is installed on the instance's session factory by ``Federation`` (``instance.events``):
+the services stay unaware of ActivityPub, and an activity is queued if and only if the change commits.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from federation import entry_exchange, follows
+from federation.remote import known_actor
+from instance.events import (
+    EntryChanged,
+    EntryDecided,
+    Event,
+    MembershipDecided,
+    MembershipLeft,
+    MembershipRequested,
+)
+from instance.models import Association, Membership, TimeEntry, User
+from instance.settings import Settings
+
+
+class Publisher:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def __call__(self, db: AsyncSession, event: Event) -> None:
+        settings = self.settings
+        match event:
+            case MembershipRequested(membership_id=membership_id):
+                membership = await db.get(Membership, membership_id)
+                if membership is None:
+                    return
+                association = await db.get(Association, membership.association_id)
+                user = await db.get(User, membership.user_id)
+                target = await known_actor(db, association.actor_uri or "") if association else None
+                if user is not None and target is not None:
+                    await follows.follow_remote(db, settings, user, target)
+            case MembershipLeft(association_id=association_id, user_id=user_id):
+                association, user = await db.get(Association, association_id), await db.get(User, user_id)
+                if association is not None and user is not None and association.actor_uri:
+                    await follows.unfollow_remote(db, settings, user, association.actor_uri)
+            case MembershipDecided(association_id=association_id, user_id=user_id, accepted=accepted):
+                association, user = await db.get(Association, association_id), await db.get(User, user_id)
+                if association is not None and user is not None:
+                    await follows.answer_member(db, settings, association, user, accepted)
+            case EntryChanged(entry_id=entry_id, kind=kind):
+                entry = await db.get(TimeEntry, entry_id)
+                if entry is not None:
+                    await entry_exchange.send_entry(db, settings, entry, kind)
+            case EntryDecided(entry_id=entry_id):
+                entry = await db.get(TimeEntry, entry_id)
+                if entry is not None:
+                    await entry_exchange.send_decision(db, settings, entry)
