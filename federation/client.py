@@ -3,21 +3,25 @@
 One ``httpx.AsyncClient`` per application (built by ``create_app``, closed at shutdown). Every request target is
 checked first: http(s) only (https outside development mode), the domain policy (blocks, allow-list), and the
 addresses the host resolves to must be public (no loopback, private, link-local, multicast or reserved address)
-unless ``settings.dev_mode``. Redirects (at most 3) are followed by hand so each hop is checked and signed again.
+unless ``settings.dev_mode``. The connection then goes to one of the addresses that were checked (the TLS server
+name and ``Host`` stay the host's name), so a second DNS answer cannot switch it to another address (DNS
+rebinding). Redirects (at most 3) are followed by hand so each hop is checked and signed again.
 Bodies are read in chunks and refused past 1 MiB; timeouts are 5 s to connect, 10 s per read, 30 s in all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ipaddress
 import json
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
+import httpcore
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,8 +39,12 @@ ACTIVITY_JSON = "application/activity+json"
 AS_PROFILE = "https://www.w3.org/ns/activitystreams"
 ACCEPT_AP = f'{ACTIVITY_JSON}, application/ld+json; profile="{AS_PROFILE}"'
 ACCEPT_JRD = "application/jrd+json, application/json"
+KEY_FETCHES = 4
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+# (host, port) -> the addresses checked for it by the request being made (one mapping per task).
+_PINNED: contextvars.ContextVar[dict[tuple[str, int], list[str]]] = contextvars.ContextVar("pinned_addresses")
 
 
 class FetchError(Exception):
@@ -96,8 +104,66 @@ def is_activitypub_type(content_type: str) -> bool:
     return media == "application/ld+json" and AS_PROFILE in params.get("profile", "").split()
 
 
+class PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Opens TCP connections to the addresses ``check_target`` checked for the host, never resolving it again.
+
+    httpcore still wraps the socket in TLS with the host's name (SNI and certificate check) and sends its ``Host``.
+    A connection to a host with no checked address is refused.
+    """
+
+    def __init__(self) -> None:
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = _PINNED.get({}).get((host.lower(), port))
+        if not addresses:
+            raise httpcore.ConnectError(f"no checked address for {host}:{port}")
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                failure = error
+        raise failure or httpcore.ConnectError(f"cannot connect to {host}:{port}")
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not used")
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport over :class:`PinnedBackend`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(), network_backend=PinnedBackend()
+        )
+
+
+def _pin(host: str, port: int, addresses: list[str]) -> None:
+    pins = dict(_PINNED.get({}))
+    pins[(host.lower(), port)] = addresses
+    _PINNED.set(pins)
+
+
 class FederationClient:
-    """Signed, checked HTTP for one instance. ``transport`` lets tests route requests to in-process apps."""
+    """Signed, checked HTTP for one instance. ``transport`` lets tests route requests to in-process apps (the
+    addresses are then still checked, but no connection is made by this client, so nothing is pinned)."""
 
     def __init__(
         self,
@@ -109,11 +175,18 @@ class FederationClient:
         self.settings = settings
         self.sessions = sessions
         self.resolver = resolver
+        self.pins = transport is None
         agent = f"benevalibre-fed/{software_version()} (+{settings.base_url})"
         self.http = httpx.AsyncClient(
-            transport=transport, timeout=TIMEOUT, follow_redirects=False, headers={"User-Agent": agent}
+            transport=transport or PinnedTransport(),
+            timeout=TIMEOUT,
+            follow_redirects=False,
+            headers={"User-Agent": agent},
         )
         self._keys: dict[str, SigningKeys] = {}
+        # Inbox requests that must fetch a key hold a database connection while they fetch, and the fetch needs
+        # another one: a few at a time, so they can never take the whole pool and wait on each other.
+        self.key_fetches = asyncio.Semaphore(KEY_FETCHES)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -131,7 +204,8 @@ class FederationClient:
     # -- checks ----------------------------------------------------------------------------------------------
 
     async def check_target(self, url: str) -> None:
-        """Refuse a URL this instance must not request (scheme, domain policy, non-public address)."""
+        """Refuse a URL this instance must not request (scheme, domain policy, non-public address), and pin the
+        checked addresses for the connection about to be made."""
         parts = urlsplit(url)
         allowed = ("https", "http") if self.settings.dev_mode else ("https",)
         if parts.scheme not in allowed or not parts.hostname:
@@ -141,15 +215,18 @@ class FederationClient:
                 await policy.check_domain(db, self.settings, parts.hostname)
             except policy.DomainRefused as error:
                 raise FetchError(f"refused domain {error.domain}: {error.reason}") from error
-        if self.settings.dev_mode:
+        if self.settings.dev_mode and not self.pins:
             return
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
             addresses = await self.resolver(parts.hostname, port)
         except OSError as error:
             raise FetchError(f"cannot resolve {parts.hostname}: {error}") from error
-        if not addresses or not all(is_public_address(address) for address in addresses):
+        if not addresses:
+            raise FetchError(f"cannot resolve {parts.hostname}: no address")
+        if not self.settings.dev_mode and not all(is_public_address(address) for address in addresses):
             raise FetchError(f"refused host {parts.hostname}: it resolves to a non-public address")
+        _pin(parts.hostname, port, addresses)
 
     # -- GET -------------------------------------------------------------------------------------------------
 

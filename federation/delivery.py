@@ -27,7 +27,7 @@ from federation import policy
 from federation.client import FederationClient, FetchError, PostResult
 from federation.local_keys import Owner, instance_owner, owner_of
 from instance.models import Association, Delivery, DeliveryState, FederatedDomain, User, utcnow
-from instance.models.federation import INSTANCE_OWNER
+from instance.models.federation import DELETED_KIND, INSTANCE_OWNER, ActorKey
 from instance.settings import Settings
 from instance.worker import claim
 
@@ -88,6 +88,11 @@ async def signer_owner(db: AsyncSession, settings: Settings, signer: str) -> Own
     if signer == INSTANCE_OWNER:
         return instance_owner(settings)
     kind, _, raw = signer.partition(":")
+    if kind == DELETED_KIND:  # the keys of a deleted account, kept to send its last activities
+        key = await db.scalar(select(ActorKey).where(ActorKey.owner == signer))
+        if key is None:
+            raise LookupError(f"no keys {signer}")
+        return Owner(signer, key.rsa_key_id.removesuffix("#main-key"))
     subject: User | Association | None = None
     if raw.isdigit() and kind == "user":
         subject = await db.get(User, int(raw))

@@ -59,7 +59,10 @@ async def _inbox(db: AsyncSession, uri: str | None) -> list[str]:
     return [actor.delivery_inbox] if actor is not None else []
 
 
-async def _catalog_refs(db: AsyncSession, entry: TimeEntry) -> dict[str, str]:
+async def catalog_refs(
+    db: AsyncSession, settings: Settings, entry: TimeEntry, association: Association
+) -> dict[str, str]:
+    """The ids of the catalog objects an entry names: the remote ones for a mirrored association, else ours."""
     refs: dict[str, str] = {}
     items: tuple[tuple[str, type[Category | Level | Project], int | None], ...] = (
         ("category", Category, entry.category_id),
@@ -70,6 +73,9 @@ async def _catalog_refs(db: AsyncSession, entry: TimeEntry) -> dict[str, str]:
         item = cast(Category | Level | Project | None, await db.get(model, key) if key else None)
         if item is not None and item.ap_id:
             refs[field] = item.ap_id
+        elif item is not None and association.actor_uri is None:
+            kind = {"category": "categories", "level": "levels", "context": "projects"}[field]
+            refs[field] = urls.catalog_item(settings, association.handle, kind, item.id)
     return refs
 
 
@@ -84,7 +90,9 @@ async def send_entry(db: AsyncSession, settings: Settings, entry: TimeEntry, kin
     if kind == "delete":
         target = urls.entry(settings, entry.id)
     else:
-        target = wire.entry_object(settings, entry, user, association, await _catalog_refs(db, entry))
+        target = wire.entry_object(
+            settings, entry, user, association, await catalog_refs(db, settings, entry, association)
+        )
     verb = {"create": "Create", "update": "Update", "delete": "Delete"}[kind]
     activity = wire.activity(verb, owner.actor_id, association.actor_uri, target)
     signed = await with_proof(db, settings, owner, activity)
@@ -194,21 +202,21 @@ async def receive_entry(
     object_id = str(id_of(document))
     if origin(object_id) != origin(actor) or wire.author_of(document) != actor:
         raise NotForUs("the entry is not the actor's own")
-    if await db.scalar(select(DeletedObject.id).where(DeletedObject.uri == object_id)) is not None:
-        raise NotForUs("the entry was withdrawn")
     existing: TimeEntry | None = await db.scalar(select(TimeEntry).where(TimeEntry.ap_id == object_id))
+    deleted = await db.scalar(select(DeletedObject.id).where(DeletedObject.uri == object_id))
+    if existing is None and deleted is not None:
+        raise NotForUs("the entry was withdrawn")
     person = await mirrors.mirrored_person(db, actor)
     if existing is not None:
         if person is None or existing.user_id != person.id or existing.association_id != association.id:
             raise NotForUs("the entry belongs to someone else")
-        if existing.status == EntryStatus.WITHDRAWN:
-            raise NotForUs("the entry was withdrawn")
-        new, old = (
-            wire.parse_timestamp(document.get("updated")),
-            wire.parse_timestamp((existing.ap_object or {}).get("updated")),
-        )
+        new = wire.parse_timestamp(document.get("updated"))
+        old = wire.parse_timestamp((existing.ap_object or {}).get("updated"))
         if new is None or (old is not None and new <= old):
             raise NotForUs("an older or the same version of the entry")
+        if existing.status == EntryStatus.WITHDRAWN:  # an edit made before the withdrawal, arriving after it
+            await _keep_values(db, settings, association, existing, document)
+            return existing
     member = await _member(db, association, actor)
     if member is None:
         refusal = ValidationError(message=lazy_gettext("Only members of this association can do this."))
@@ -246,18 +254,32 @@ async def receive_entry(
     return entry
 
 
+async def _keep_values(
+    db: AsyncSession, settings: Settings, association: Association, entry: TimeEntry, document: dict[str, Any]
+) -> None:
+    """Record the values of a late edit on a withdrawn entry (it stays withdrawn), so both sides hold the same."""
+    values = wire.form_values(document, await _resolve(settings, association, document))
+    try:
+        data = await clean_entry(db, association, values, current=entry)
+    except ValidationError:
+        return
+    for key, value in vars(data).items():
+        setattr(entry, key, value)
+    entry.ap_object = document
+    await db.flush()
+
+
 async def receive_withdrawal(db: AsyncSession, association: Association | None, activity: dict[str, Any]) -> None:
     """A ``Delete`` of a remote volunteer's entry: withdrawn here, and its id remembered."""
     actor = str(id_of(activity.get("actor")))
     object_id = id_of(activity.get("object"))
     if not object_id or origin(object_id) != origin(actor):
         raise NotForUs("the object is not the actor's own")
-    person = await mirrors.mirrored_person(db, actor)
-    if person is None:
-        raise NotForUs("not from a member of a local association")
     entry: TimeEntry | None = await db.scalar(select(TimeEntry).where(TimeEntry.ap_id == object_id))
+    if entry is None and await mirrors.mirrored_person(db, actor) is None:
+        raise NotForUs("not from a member of a local association")
     if entry is not None:
-        if entry.user_id != person.id:
+        if wire.author_of(entry.ap_object or {}) != actor:
             raise NotForUs("the entry belongs to someone else")
         entry.status = EntryStatus.WITHDRAWN
         entry.updated_at = utcnow()

@@ -13,14 +13,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import activities, delivery, mirrors, urls
-from instance.models import Association, Follow, FollowState, Membership, MembershipStatus, RemoteActor, User, utcnow
+from instance.models import (
+    Association,
+    Follow,
+    FollowState,
+    Handle,
+    Membership,
+    MembershipStatus,
+    RemoteActor,
+    TimeEntry,
+    User,
+    utcnow,
+)
 from instance.models.federation import association_owner, user_owner
 from instance.services import membership as membership_service
 from instance.services.access import membership_of
+from instance.services.account_settings import FORMER_MEMBER
 from instance.settings import Settings
 
 
@@ -189,6 +201,25 @@ async def _end_memberships(db: AsyncSession, actor_uri: str, association_id: int
     await db.execute(query.execution_options(synchronize_session=False))
 
 
+async def _forget_person(db: AsyncSession, uri: str) -> None:
+    """A remote person deleted their account: their entries stay with the associations, without their name,
+    and the row that stood for them goes."""
+    person = await mirrors.mirrored_person(db, uri)
+    if person is None:
+        return
+    await db.execute(
+        update(TimeEntry)
+        .where(TimeEntry.user_id == person.id)
+        .values(user_id=None, participant_name=FORMER_MEMBER)
+        .execution_options(synchronize_session=False)
+    )
+    handle = await db.get(Handle, person.handle)
+    await db.delete(person)
+    await db.flush()
+    if handle is not None:
+        await db.delete(handle)
+
+
 async def forget_actor(db: AsyncSession, uri: str) -> int:
     """A remote actor was deleted: its follows (both ways) and its cached document go."""
     result = await db.execute(
@@ -198,4 +229,5 @@ async def forget_actor(db: AsyncSession, uri: str) -> int:
     )
     await db.execute(delete(RemoteActor).where(RemoteActor.uri == uri).execution_options(synchronize_session=False))
     await _end_memberships(db, uri)
+    await _forget_person(db, uri)
     return int(getattr(result, "rowcount", 0) or 0)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from federation import catalog_sync, entry_exchange, follows, mirrors, time_entries, urls
+from federation import catalog_sync, entry_exchange, follows, mirrors, news, time_entries, urls
 from federation.client import FederationClient
 from federation.discovery import public_association
 from federation.jsonld import id_of
@@ -164,6 +164,15 @@ def _decision(accepted: bool) -> Handler:
     return handle
 
 
+async def handle_create_note_ap(context: Context, db: AsyncSession, activity: dict[str, Any]) -> None:
+    """A news note of a remote association that volunteers here joined: kept and shown to them."""
+    association = await mirrors.mirrored_association(db, _actor(activity))
+    if association is None:
+        raise Ignored("not a note of an association our volunteers joined")
+    if await news.receive_note(db, association, activity) is None:
+        raise Ignored("a note we keep already, or one without text")
+
+
 HANDLERS: dict[tuple[str, str], Handler] = {
     ("Follow", "Actor"): handle_follow_ap,
     ("Accept", "Follow"): handle_accept_follow_ap,
@@ -177,6 +186,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("Delete", "Object"): handle_delete_entry_ap,
     ("Accept", "TimeEntry"): _decision(accepted=True),
     ("Reject", "TimeEntry"): _decision(accepted=False),
+    ("Create", "Note"): handle_create_note_ap,
 }
 
 

@@ -125,5 +125,6 @@ def open_keys(settings: Settings, row: ActorKey) -> SigningKeys:
 
 async def with_proof(db: AsyncSession, settings: Settings, owner: Owner, document: dict[str, Any]) -> dict[str, Any]:
     """``document`` with an ``eddsa-jcs-2022`` proof made with the owner's Ed25519 key (FEP-8b32)."""
-    keys = open_keys(settings, await actor_key(db, settings, owner))
-    return proofs.sign(document, keys.ed25519, keys.ed25519_key_id)
+    row = await actor_key(db, settings, owner)
+    key = load_ed25519_private(open_private_key(row.ed25519_private_sealed, settings.secret_key, row.ed25519_key_id))
+    return proofs.sign(document, key, row.ed25519_key_id)

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from federation import entry_exchange, follows
+from federation import departures, entry_exchange, follows
+from federation import news as federation_news
 from federation.remote import known_actor
 from instance.events import (
+    AccountDeleted,
     EntryChanged,
     EntryDecided,
     Event,
     MembershipDecided,
     MembershipLeft,
     MembershipRequested,
+    NewsPublished,
 )
-from instance.models import Association, Membership, TimeEntry, User
+from instance.models import Association, Membership, News, TimeEntry, User
 from instance.settings import Settings
 
 
@@ -29,6 +32,10 @@ class Publisher:
     async def __call__(self, db: AsyncSession, event: Event) -> None:
         settings = self.settings
         match event:
+            case AccountDeleted(user_id=user_id, withdraw=withdraw):
+                user = await db.get(User, user_id)
+                if user is not None:
+                    await departures.announce_deletion(db, settings, user, withdraw)
             case MembershipRequested(membership_id=membership_id):
                 membership = await db.get(Membership, membership_id)
                 if membership is None:
@@ -50,6 +57,10 @@ class Publisher:
                 entry = await db.get(TimeEntry, entry_id)
                 if entry is not None:
                     await entry_exchange.send_entry(db, settings, entry, kind)
+            case NewsPublished(news_id=news_id):
+                news = await db.get(News, news_id)
+                if news is not None:
+                    await federation_news.send_news(db, settings, news)
             case EntryDecided(entry_id=entry_id):
                 entry = await db.get(TimeEntry, entry_id)
                 if entry is not None:

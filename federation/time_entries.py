@@ -77,10 +77,10 @@ def parse_duration(value: Any) -> int | None:
 def entry_object(
     settings: Settings, entry: TimeEntry, user: User, association: Association, refs: dict[str, str]
 ) -> dict[str, Any]:
-    """A local volunteer's entry for a remote association, as sent to it. ``refs`` maps ``category``, ``level``
-    and ``context`` to the ids of the association's catalog objects."""
+    """A local volunteer's entry as sent to its association (or as the association's record of it). ``refs``
+    maps ``category``, ``level`` and ``context`` to the ids of the association's catalog objects."""
     actor = urls.user_actor(settings, user.handle)
-    audience = association.actor_uri or ""
+    audience = association.actor_uri or urls.association_actor(settings, association.handle)
     document: dict[str, Any] = {
         "id": urls.entry(settings, entry.id),
         "type": "TimeEntry",

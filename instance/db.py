@@ -81,5 +81,13 @@ def upgrade_sync(connection: Connection) -> None:
 
 
 async def upgrade(engine: AsyncEngine) -> None:
-    async with engine.begin() as connection:
+    """Migrate to the latest schema. On SQLite, foreign keys are off meanwhile: a migration that changes a table
+    rebuilds it (copy, drop, rename), and dropping a parent table with them on would empty its children."""
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction, where SQLite honours it
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         await connection.run_sync(upgrade_sync)
+        await connection.commit()
+        if sqlite:
+            await connection.exec_driver_sql("PRAGMA foreign_keys=ON")

@@ -55,7 +55,31 @@ class EntryDecided:
     entry_id: int
 
 
-Event = MembershipRequested | MembershipDecided | MembershipLeft | EntryChanged | EntryDecided
+@dataclass(frozen=True)
+class NewsPublished:
+    """An association published a news note."""
+
+    news_id: int
+
+
+@dataclass(frozen=True)
+class AccountDeleted:
+    """A volunteer deletes their account (published before anything is erased); ``withdraw`` is their choice
+    for the entries they logged."""
+
+    user_id: int
+    withdraw: bool
+
+
+Event = (
+    AccountDeleted
+    | NewsPublished
+    | MembershipRequested
+    | MembershipDecided
+    | MembershipLeft
+    | EntryChanged
+    | EntryDecided
+)
 Publisher = Callable[[AsyncSession, Event], Awaitable[None]]
 
 

@@ -60,6 +60,7 @@ async def test_my_archive_holds_everything_about_me(app: Starlette, instance: In
         "entries.json",
         "entries.csv",
         "notifications.json",
+        "record.json",
     }
     profile = json.loads(files["profile.json"])
     assert profile["handle"] == "bob"

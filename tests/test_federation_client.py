@@ -5,10 +5,12 @@ The remote side is a small real ASGI app (``evil.test``) serving well- and ill-f
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from urllib.parse import quote
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -144,3 +146,71 @@ async def test_a_blocked_domain_is_never_requested(pair: Pair) -> None:
     finally:
         await client.aclose()
     assert pair.router.requests == []
+
+
+# -- DNS rebinding: the connection goes to the address that was checked -------------------------------------
+
+
+class TinyServer:
+    """A real HTTP server on a loopback address that serves one ActivityPub document and records Host headers."""
+
+    def __init__(self) -> None:
+        self.hosts: list[str] = []
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self, address: str) -> None:
+        self.server = await asyncio.start_server(self.answer, address, 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        host = next(line.split(":", 1)[1].strip() for line in head.split("\r\n") if line.lower().startswith("host:"))
+        self.hosts.append(host)
+        body = json.dumps({"id": f"http://{host}/doc", "type": "Note"}).encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/activity+json\r\nConnection: close\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+        writer.close()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+
+
+async def test_the_connection_goes_to_the_checked_address_not_a_new_resolution(pair: Pair) -> None:
+    server = TinyServer()
+    await server.start("127.0.0.2")  # the system resolves localhost to 127.0.0.1, where nothing listens
+    asked: list[str] = []
+
+    async def checked(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.2"]
+
+    settings = dataclasses.replace(pair.a.instance.settings, dev_mode=True)
+    client = FederationClient(settings, pair.a.instance.sessions, None, checked)
+    try:
+        found = await client.fetch(f"http://localhost:{server.port}/doc")
+    finally:
+        await client.aclose()
+        await server.stop()
+    assert found["id"] == f"http://localhost:{server.port}/doc"
+    assert server.hosts == [f"localhost:{server.port}"]  # the Host header keeps the name
+    assert asked == ["localhost"]
+
+
+async def test_a_connection_without_a_checked_address_is_refused(pair: Pair) -> None:
+    server = TinyServer()
+    await server.start("127.0.0.1")
+    client = FederationClient(pair.a.instance.settings, pair.a.instance.sessions)
+    try:
+        with pytest.raises(httpx.ConnectError, match="no checked address"):
+            await client.http.get(f"http://127.0.0.1:{server.port}/doc")  # not through check_target
+    finally:
+        await client.aclose()
+        await server.stop()
+    assert server.hosts == []

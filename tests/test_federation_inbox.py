@@ -11,12 +11,13 @@ from sqlalchemy import update
 from federation import proofs
 from federation.policy import set_domain
 from federation.runtime import Federation
-from instance.models import ActorKey, InboxItem, RemoteActor
+from instance.models import ActorKey, Follow, InboxItem, RemoteActor
 from instance.ratelimit import RateLimiter
 from tests.federation_support import Pair, activity_bytes, post_signed
 
 ALICE = "https://a.test/users/alice"
 RESTOS = "https://b.test/associations/restos"
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 
 
 def follow(number: int = 1, actor: str = ALICE, host: str = "a.test") -> dict[str, Any]:
@@ -179,3 +180,56 @@ async def test_bad_signatures_refetch_the_key_at_most_once(ready: Pair) -> None:
 
     assert len(ready.router.to("a.test")) == 1
     assert await ready.b.count(InboxItem) == 1
+
+
+# -- an actor that deletes itself can no longer serve its key -----------------------------------------------
+
+
+def self_delete(actor: str = ALICE) -> dict[str, Any]:
+    return {"id": f"{actor}#delete", "type": "Delete", "actor": actor, "object": actor, "to": [PUBLIC]}
+
+
+async def test_a_gone_actor_we_knew_is_forgotten_with_its_follows(ready: Pair) -> None:
+    keys = await ready.a.keys("alice")
+    assert (await post_signed(ready.b, "/associations/restos/inbox", follow(), keys)).status_code == 202
+    await ready.settle()
+    assert await ready.b.count(Follow, Follow.follower_uri == ALICE) == 1
+    async with ready.b.instance.sessions() as db:  # the cached actor is old enough to be fetched again
+        await db.execute(update(RemoteActor).values(fetched_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)))
+        await db.commit()
+    ready.router.down["a.test"] = 410
+    ready.router.requests.clear()
+
+    response = await post_signed(ready.b, "/inbox", self_delete(), keys)
+    await ready.settle()
+
+    assert response.status_code == 202
+    assert ready.router.to("a.test") == []  # verified with the cached key, nothing fetched
+    assert await ready.b.count(Follow) == 0
+    assert await ready.b.count(RemoteActor) == 0
+
+
+async def test_a_gone_actor_we_never_knew_gets_a_quick_202_and_nothing_changes(ready: Pair) -> None:
+    ready.router.down["a.test"] = 410
+    ready.router.requests.clear()
+
+    response = await post_signed(ready.b, "/inbox", self_delete(), await ready.a.keys("alice"))
+
+    assert response.status_code == 202
+    assert ready.router.requests == []
+    assert await ready.b.count(InboxItem) == 0
+    assert await ready.b.count(RemoteActor) == 0
+
+
+async def test_a_delete_of_a_known_actor_signed_with_another_key_is_401(ready: Pair) -> None:
+    keys = await ready.a.keys("alice")
+    assert (await post_signed(ready.b, "/associations/restos/inbox", follow(), keys)).status_code == 202
+    await ready.settle()
+    forged = type(keys)(keys.rsa_key_id, (await ready.a.keys("bob")).rsa, keys.ed25519_key_id, keys.ed25519)
+
+    response = await post_signed(ready.b, "/inbox", self_delete(), forged)
+    await ready.settle()
+
+    assert response.status_code == 401
+    assert await ready.b.count(Follow) == 1
+    assert await ready.b.count(RemoteActor, RemoteActor.uri == ALICE) == 1

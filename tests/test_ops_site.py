@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
+from federation import policy
 from instance.models import Announcement, AssociationStatus, Category, Flag, Level, TimeEntry, User, utcnow
 from instance.runtime import Instance
 from instance.worker import Worker
@@ -101,6 +102,22 @@ async def test_moderating_associations_in_the_app_makes_new_ones_wait(app: Starl
     created = await association(instance, "amis")
     assert created is not None and created.status == AssociationStatus.PENDING
     assert "Les Amis" in (await root.get("/admin")).text
+
+
+async def test_the_allow_list_mode_set_in_the_app_refuses_unlisted_domains(app: Starlette, instance: Instance) -> None:
+    root = await person(app, "root", admin=True)
+    async with instance.sessions() as db:
+        await policy.check_domain(db, instance.settings, "social.example")  # heard: not blocked
+
+    saved = await save_settings(root, federation_allowlist_only="True")
+
+    assert saved.status_code == 303
+    assert 'value="True" selected' in (await root.get("/admin/settings")).text
+    async with instance.sessions() as db:
+        with pytest.raises(policy.DomainRefused):
+            await policy.check_domain(db, instance.settings, "social.example")
+    refused = await save_settings(root, federation_allowlist_only="maybe")
+    assert refused.status_code == 400 and "Please choose one of the proposed values" in refused.text
 
 
 async def test_new_associations_start_with_the_chosen_categories_and_levels(app: Starlette, instance: Instance) -> None:

@@ -5,21 +5,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 
+from federation import record
 from federation.runtime import Federation
 from instance import cli
 from instance.db import check_migrations
-from instance.demo import DEMO_PASSWORD, seed_demo
 from instance.logs import configure_logging
 from instance.runtime import Instance
 from instance.services.health import heartbeat_writer
 from instance.settings import Settings
 from instance.worker import Worker
+from web import demo
 from web.app import create_app
 
 
@@ -33,9 +36,17 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run the background worker alone (mail, federation)")
     worker.set_defaults(handler=cmd_worker)
 
-    demo = commands.add_parser("demo", help="set up a demo instance with sample data and serve it")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000)
+    verify = commands.add_parser("verify", help="check a volunteer's verifiable record (JSON file)")
+    verify.add_argument("file", help="the record, as downloaded by the volunteer")
+    verify.add_argument(
+        "--online", action="store_true", help="check against the keys the associations publish now (fetched)"
+    )
+    verify.set_defaults(handler=cmd_verify)
+
+    demo = commands.add_parser("demo", help="set up two federated demo instances with sample data and serve them")
+    demo.add_argument("--host", default="127.0.0.1", help="address of the first instance (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8000, help="its port; the second one uses the next (default 8000)")
+    demo.add_argument("--second-host", default="127.0.0.2", help="address of the second instance (default 127.0.0.2)")
     demo.add_argument("--data-dir", default="demo-data", help="folder for the demo's database (default demo-data)")
     demo.set_defaults(handler=cmd_demo)
     return parser
@@ -92,23 +103,36 @@ async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    origin = f"http://{args.host}:{args.port}"
-    demo_settings = Settings.load(data_dir=args.data_dir, base_url=origin, dev_mode=True, database_url="")
-    await cli.cmd_init(args, demo_settings)
-    instance = Instance.create(demo_settings)
+async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Print one line per entry of the record, and exit with 1 unless every entry verifies."""
     try:
-        async with instance.sessions() as db:
-            logins = await seed_demo(db, instance.settings)
-            await db.commit()
-    finally:
-        await instance.close()
-    print(f"\nbenevalibre-fed demo: open {origin}/ in your browser")
-    print(f"Demo logins (password for all: {DEMO_PASSWORD}):")
-    for email, what in logins:
-        print(f"  {email:32} {what}")
-    print("Stop with Ctrl+C.\n", flush=True)
-    await serve(demo_settings, args.host, args.port)
+        document = json.loads(await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8"))
+        keys = None
+        if args.online:
+            instance = Instance.create(settings)
+            federation = Federation(instance)
+            try:
+                async with instance.sessions() as db:
+                    keys = await record.published_keys(db, settings, federation.client, document)
+                    await db.commit()
+            finally:
+                await federation.aclose()
+                await instance.close()
+        results = record.verify_record(document, keys)
+    except (OSError, ValueError) as error:
+        print(f"cannot read the record: {error}", file=sys.stderr)
+        return 2
+    for checked in results:
+        state = "ok  " if checked.ok else "FAIL"
+        line = f"{state} {checked.start} {checked.duration:>9} {checked.title} — {checked.association}"
+        print(line + ("" if checked.ok else f" ({checked.reason})"))
+    good = sum(1 for checked in results if checked.ok)
+    print(f"{good} of {len(results)} entries verify" + (" against the published keys" if args.online else ""))
+    return 0 if good == len(results) else 1
+
+
+async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    await demo.run_demo(Path(args.data_dir), args.host, args.port, args.second_host)
     return 0
 
 

@@ -1,5 +1,6 @@
 """Every table of the instance; importing this package registers them all on ``Base.metadata``."""
 
+from instance.models import summary_upkeep  # noqa: F401 (its session events keep the summaries exact)
 from instance.models.accounts import Handle, User
 from instance.models.associations import (
     PERMISSIONS,
@@ -15,8 +16,8 @@ from instance.models.catalog import Category, Level, Project
 from instance.models.entries import AnonymousLink, EntryStatus, TimeEntry
 from instance.models.federation import (
     ActorKey,
-    Delivery,
     DeletedObject,
+    Delivery,
     DeliveryState,
     FederatedDomain,
     Follow,
@@ -27,8 +28,10 @@ from instance.models.federation import (
 )
 from instance.models.mail import MailState, OutgoingMail
 from instance.models.moves import AssociationMove, MoveState, MoveUpload
+from instance.models.news import News
 from instance.models.notifications import Notification
 from instance.models.site import Announcement, Audience, Flag, FlagState, SiteSettings, WorkerHeartbeat
+from instance.models.summaries import EntryMonthSummary, EntryVolunteerCount, EntryVolunteerSummary
 from instance.models.tokens import ApiToken, TokenScope
 
 __all__ = [
@@ -44,10 +47,13 @@ __all__ = [
     "Audience",
     "Base",
     "Category",
-    "Delivery",
     "DeletedObject",
+    "Delivery",
     "DeliveryState",
+    "EntryMonthSummary",
     "EntryStatus",
+    "EntryVolunteerCount",
+    "EntryVolunteerSummary",
     "FederatedDomain",
     "Flag",
     "FlagState",
@@ -62,6 +68,7 @@ __all__ = [
     "MembershipStatus",
     "MoveState",
     "MoveUpload",
+    "News",
     "Notification",
     "OutgoingMail",
     "Project",

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from instance.models.base import Base, utcnow
 
 INSTANCE_OWNER = "instance"
+DELETED_KIND = "deleted"  # ``deleted:<random>``: the keys of a deleted account while its last activities go out
 
 
 def user_owner(user_id: int) -> str:
@@ -78,10 +79,14 @@ class RemoteActor(Base):
     preferred_username: Mapped[str] = mapped_column(String(300), default="")
     manually_approves: Mapped[bool] = mapped_column(default=False)
     url: Mapped[str] = mapped_column(String(500), default="")
-    summary: Mapped[str] = mapped_column(Text, default="")
-    catalog: Mapped[str] = mapped_column(String(500), default="")  # an association's catalog collection
+    summary: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # an association's catalog collection
+    catalog: Mapped[str] = mapped_column(String(500), default="", server_default="")
     fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     key_refetched_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # suspended by an admin: its activities are refused (403) and nothing is delivered to it
+    suspended_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    suspension_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     @property
     def handle(self) -> str:
@@ -106,6 +111,8 @@ class FederatedDomain(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     domain: Mapped[str] = mapped_column(String(255), unique=True)
     software: Mapped[str] = mapped_column(String(100), default="")
+    software_version: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    nodeinfo_checked_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # last NodeInfo read (or try)
     blocked: Mapped[bool] = mapped_column(default=False)
     allowed: Mapped[bool] = mapped_column(default=False)  # used when the instance federates with an allow-list
     reason: Mapped[str] = mapped_column(Text, default="")

@@ -28,6 +28,7 @@ class SiteSettings(Base):
     user_registration: Mapped[str | None] = mapped_column(String(16), default=None)
     association_registration: Mapped[str | None] = mapped_column(String(16), default=None)
     default_hourly_rate: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), default=None)
+    federation_allowlist_only: Mapped[bool | None] = mapped_column(default=None)  # hear only allowed domains
     # codes of the shared categories copied into a new association (None: all of them)
     default_categories: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     # levels created in a new association: [{"name": ..., "hourly_rate": "12.50"}] (None: none)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from instance import i18n
 from instance.errors import ValidationError
+from instance.events import AccountDeleted, publish
 from instance.i18n import gettext as _
 from instance.i18n import lazy_gettext
 from instance.mail import queue_mail
@@ -185,6 +186,7 @@ async def delete_account(db: AsyncSession, user: User, password: str, entries: s
                 names=names,
             )
         )
+    await publish(db, AccountDeleted(user.id, withdraw=entries == WITHDRAW_ENTRIES))
     if entries == WITHDRAW_ENTRIES:
         await db.execute(
             update(TimeEntry)

@@ -27,7 +27,13 @@ MAX_CONTACT = 300
 MAX_LEVELS = 20
 MAX_LEVEL_NAME = 255
 # the settings that exist both in the environment and in the database row
-OVERRIDABLE = ("instance_name", "user_registration", "association_registration", "default_hourly_rate")
+OVERRIDABLE = (
+    "instance_name",
+    "user_registration",
+    "association_registration",
+    "default_hourly_rate",
+    "federation_allowlist_only",
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,15 @@ def _choice(name: str, value: str, errors: dict[str, object]) -> str | None:
     return value
 
 
+def _flag(name: str, value: str, errors: dict[str, object]) -> bool | None:
+    """``True`` or ``False`` as the form sends them; empty means "as the environment says"."""
+    if value in ("True", "False"):
+        return value == "True"
+    if value:
+        errors[name] = lazy_gettext("Please choose one of the proposed values.")
+    return None
+
+
 def _text(name: str, value: str, limit: int, errors: dict[str, object]) -> str | None:
     value = value.strip()
     if len(value) > limit:
@@ -154,6 +169,9 @@ async def save(db: AsyncSession, admin: User, values: dict[str, Any]) -> SiteSet
             "association_registration", values.get("association_registration", ""), errors
         ),
         "default_hourly_rate": _rate(values.get("default_hourly_rate", ""), "default_hourly_rate", errors),
+        "federation_allowlist_only": _flag(
+            "federation_allowlist_only", values.get("federation_allowlist_only", ""), errors
+        ),
         "default_categories": None if len(chosen) == len(every_code) else chosen,
         "default_levels": parse_levels(values.get("default_levels", ""), errors),
     }

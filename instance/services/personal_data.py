@@ -36,6 +36,7 @@ memberships.json    the associations you belong to or asked to join, with your r
 entries.json        every time entry you logged, whatever its status (the same as entries.csv)
 entries.csv         the same entries as a spreadsheet
 notifications.json  the notifications you received
+record.json         your approved time, each entry signed by its association (check it with benevalibre verify)
 
 Made on {date} for @{handle}.
 """
@@ -50,6 +51,7 @@ class ArchiveRequest:
     base_url: str
     language: str
     default_rate: Decimal
+    extra_files: tuple[tuple[str, bytes], ...] = ()  # made by the caller (the verifiable record)
 
 
 async def profile(db: AsyncSession, user: User) -> dict[str, Any]:
@@ -186,6 +188,8 @@ async def _members(sessions: async_sessionmaker[AsyncSession], ask: ArchiveReque
     rows = exports.entry_batches(sessions, scope, labels)
     yield "entries.csv", export_writers.csv_chunks(rows, labels.header, french=ask.language == "fr")
     yield "notifications.json", json_array(notification_batches(sessions, ask.user_id, ask.language))
+    for name, content in ask.extra_files:
+        yield name, one(content)
 
 
 async def check_user(db: AsyncSession, user_id: int) -> User:

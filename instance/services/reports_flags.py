@@ -1,8 +1,10 @@
-"""Reports ("flags") sent to the instance's admins about an association, a person or a time entry.
+"""Reports ("flags") sent to the instance's admins about an association, a person, a time entry or an account of
+another server (a remote actor).
 
-Anyone logged in may report an association they can see or a person; a time entry may be reported by its
-volunteer or by someone who reviews the association's entries. Admins list the reports and resolve them with
-a note, which the reporter is told. Remote actors will be a further ``target_kind``.
+Anyone logged in may report an association they can see, a person or a remote actor this instance knows (by its
+address or ``@name@domain``); a time entry may be reported by its volunteer or by someone who reviews the
+association's entries. Admins list the reports and resolve them with a note, which the reporter is told; from the
+report of a remote actor they may suspend it.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from instance.errors import NotFound, ValidationError
 from instance.i18n import N_, lazy_gettext
-from instance.models import Association, Flag, FlagState, TimeEntry, User, utcnow
+from instance.models import Association, Flag, FlagState, RemoteActor, TimeEntry, User, utcnow
 from instance.services.access import require_permission, visible_association
 from instance.services.admin_users import require_admin
 from instance.services.notifications import notify
 
-KINDS = ("association", "user", "entry")
+KINDS = ("association", "user", "entry", "remote")
 MAX_REASON = 3000
 LIST_SIZE = 100
 
@@ -44,7 +46,25 @@ async def describe_target(db: AsyncSession, reporter: User, kind: str, ref: str)
             await require_permission(db, reporter, owner, "manage_entries")
         label = f"#{entry.id} {entry.title or ''} — {owner.name} (@{owner.handle})"
         return str(entry.id), " ".join(label.split())
+    if kind == "remote":
+        actor = await known_remote_actor(db, ref)
+        label = f"{actor.name} ({actor.handle})" if actor.name else actor.handle
+        return actor.uri, " ".join(label.split())
     raise NotFound(lazy_gettext("Page not found"))
+
+
+async def known_remote_actor(db: AsyncSession, ref: str) -> RemoteActor:
+    """The remote actor named by its address or by ``@name@domain``; ``NotFound`` if this instance does not know it."""
+    ref = ref.strip()
+    name, at, domain = ref.lstrip("@").rpartition("@")
+    if "://" not in ref and at and name:
+        query = select(RemoteActor).where(RemoteActor.preferred_username == name, RemoteActor.domain == domain.lower())
+    else:
+        query = select(RemoteActor).where(RemoteActor.uri == ref)
+    actor = await db.scalar(query.limit(1))
+    if actor is None:
+        raise NotFound(lazy_gettext("This account of another server is not known here."))
+    return actor
 
 
 async def report(db: AsyncSession, reporter: User, kind: str, ref: str, reason: str, link: str = "") -> Flag:

@@ -7,18 +7,17 @@ distinct names of entries that have no account (anonymous links, former members)
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, case, cast, distinct, extract, func, select
+from sqlalchemy import ColumnElement, case, distinct, extract, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from instance import reference
 from instance.models import Association, AssociationStatus, Category, EntryStatus, Level, Project, TimeEntry, User
+from instance.services.entry_summary import Figures, Volunteer, entry_figures, summary_figures, summary_year
 from instance.services.report_filters import EntryFilter
 
 MEMBER_ROWS = 100  # the member breakdown shows the people who gave the most time, up to this many
@@ -74,160 +73,47 @@ def _km(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
-def _where(query: Any, association: Association, filters: EntryFilter) -> Select[Any]:
-    where: Select[Any] = query.where(TimeEntry.association_id == association.id, *filters.conditions())
-    return where
-
-
-def _month_key(dialect: str) -> ColumnElement[str]:
-    """``YYYY-MM`` of the entry's date (SQLite keeps dates as ISO text)."""
-    if dialect == "sqlite":
-        return func.substr(TimeEntry.start_date, 1, 7)
-    return func.to_char(TimeEntry.start_date, "YYYY-MM")
-
-
-def _distinct_list(column: Any, dialect: str) -> ColumnElement[str]:
-    """The distinct values of ``column`` in the group, as comma-separated text."""
-    if dialect == "sqlite":
-        return func.group_concat(distinct(column))
-    return func.string_agg(distinct(cast(column, String)), ",")
-
-
 async def association_statistics(
     sessions: async_sessionmaker[AsyncSession],
     association: Association,
     filters: EntryFilter,
     month_names: dict[int, str] | None = None,
+    *,
+    use_summaries: bool = True,
 ) -> Statistics:
     """Totals and breakdowns of the entries ``filters`` selects in ``association``.
 
-    Two grouped queries over the same rows: one per cell (month, project, category, level) with the
-    entries, minutes and km, one per volunteer with their totals and the distinct months, projects,
-    categories and levels they gave time to. Every breakdown is a roll-up of those (a few thousand rows at
-    most for the largest association), so the entries are read twice instead of once per breakdown. The two
-    queries run at the same time, each on its own connection.
+    For a calendar year of approved (or approved and pending) entries, the page's filters, the figures come
+    from the entry summaries (a few small queries); otherwise, or with ``use_summaries=False``, from two
+    grouped queries over the entries (see ``instance.services.entry_summary``).
     """
+    year = summary_year(filters) if use_summaries else None
+    if year is None:
+        figures = await entry_figures(sessions, association.id, filters, MEMBER_ROWS)
     async with sessions() as db:
-        return await _association_statistics(db, sessions, association, filters, month_names or {})
-
-
-async def _association_statistics(
-    db: AsyncSession,
-    sessions: async_sessionmaker[AsyncSession],
-    association: Association,
-    filters: EntryFilter,
-    month_names: dict[int, str],
-) -> Statistics:
-    dialect = db.get_bind().dialect.name
-    month = _month_key(dialect)
-    cells_query = _where(
-        select(month, TimeEntry.project_id, TimeEntry.category_id, TimeEntry.level_id, *_sums()),
-        association,
-        filters,
-    ).group_by(month, TimeEntry.project_id, TimeEntry.category_id, TimeEntry.level_id)
-    anonymous = func.coalesce(_anonymous_name(), "")
-    people_query = _where(
-        select(
-            TimeEntry.user_id,
-            anonymous,
-            *_sums(),
-            _distinct_list(month, dialect),
-            _distinct_list(func.coalesce(TimeEntry.project_id, 0), dialect),
-            _distinct_list(TimeEntry.category_id, dialect),
-            _distinct_list(func.coalesce(TimeEntry.level_id, 0), dialect),
-        ),
-        association,
-        filters,
-    ).group_by(TimeEntry.user_id, anonymous)
-    cells, people = await asyncio.gather(_all(db, cells_query), _all_apart(sessions, people_query))
-    stats = Statistics(totals=Row(None, ""))
-    if not cells:
-        return stats
-    commons = await _common_codes(db, association)
-    rollup = _Rollup(commons)
-    for cell in cells:
-        rollup.add_cell(cell)
-    for person in people:
-        rollup.add_person(person)
-    stats.totals = rollup.totals
-    stats.by_month = _month_rows(rollup.rows("month"), filters, month_names)
-    stats.by_project = await _named(db, Project, rollup.rows("project"))
-    stats.by_category = await _named(db, Category, rollup.rows("category"))
-    stats.by_level = await _named(db, Level, rollup.rows("level"))
-    stats.by_common_category = _common_rows(rollup.rows("common"))
-    stats.by_member = await _member_rows(db, people)
+        if year is not None:
+            figures = await summary_figures(db, association.id, year, filters.statuses, MEMBER_ROWS)
+        stats = Statistics(totals=Row(None, ""))
+        if not figures.sums["month"]:
+            return stats
+        entries, minutes, km = figures.totals
+        stats.totals = Row(None, "", entries, figures.total_volunteers, minutes, _km(km))
+        stats.by_month = _month_rows(_rows(figures, "month"), filters, month_names or {})
+        stats.by_project = await _named(db, Project, _rows(figures, "project"))
+        stats.by_category = await _named(db, Category, _rows(figures, "category"))
+        stats.by_level = await _named(db, Level, _rows(figures, "level"))
+        stats.by_common_category = _common_rows(_rows(figures, "common"))
+        stats.by_member = await _member_rows(db, figures.top)
     stats.members_shown = len(stats.by_member)
     return stats
 
 
-async def _all(db: AsyncSession, query: Any) -> list[Any]:
-    return list((await db.execute(query)).all())
-
-
-async def _all_apart(sessions: async_sessionmaker[AsyncSession], query: Any) -> list[Any]:
-    async with sessions() as db:
-        return await _all(db, query)
-
-
-def _sums() -> tuple[ColumnElement[Any], ...]:
-    return (
-        func.count(TimeEntry.id),
-        func.coalesce(func.sum(TimeEntry.duration_minutes), 0),
-        func.coalesce(func.sum(TimeEntry.distance_km), 0),
-    )
-
-
-async def _common_codes(db: AsyncSession, association: Association) -> dict[int, str]:
-    query = select(Category.id, Category.common_category).where(Category.association_id == association.id)
-    return {int(r[0]): str(r[1]) for r in await db.execute(query)}
-
-
-DIMENSIONS = ("month", "project", "category", "level", "common")
-
-
-class _Rollup:
-    """Adds the grouped rows up per breakdown; a key of 0 means "none" (no project, no level)."""
-
-    def __init__(self, commons: dict[int, str]) -> None:
-        self.commons = commons
-        self.sums: dict[str, dict[Any, list[Any]]] = {d: {} for d in DIMENSIONS}
-        self.people: dict[str, Counter[Any]] = {d: Counter() for d in DIMENSIONS}
-        self.total: list[Any] = [0, 0, Decimal("0")]
-        self.volunteers = 0
-
-    def add_cell(self, cell: Any) -> None:
-        month, project, category, level, entries, minutes, km = cell
-        entries, minutes, km = int(entries), int(minutes), _km(km)
-        keys = (month, project or 0, category, level or 0, self.commons.get(category, ""))
-        for sums in (
-            self.total,
-            *(self.sums[d].setdefault(k, [0, 0, 0]) for d, k in zip(DIMENSIONS, keys, strict=True)),
-        ):
-            sums[0] += entries
-            sums[1] += minutes
-            sums[2] += km
-
-    def add_person(self, person: Any) -> None:
-        months, projects, categories, levels = (text.split(",") if text else [] for text in person[5:9])
-        self.volunteers += 1
-        self.people["month"].update(months)
-        self.people["project"].update(map(int, projects))
-        self.people["level"].update(map(int, levels))
-        category_ids = [int(c) for c in categories]
-        self.people["category"].update(category_ids)
-        self.people["common"].update({self.commons.get(c, "") for c in category_ids})
-
-    @property
-    def totals(self) -> Row:
-        entries, minutes, km = self.total
-        return Row(None, "", entries, self.volunteers, minutes, km)
-
-    def rows(self, dimension: str) -> dict[Any, Row]:
-        people = self.people[dimension]
-        return {
-            key: Row(key, "", entries, people[key], minutes, Decimal(km))
-            for key, (entries, minutes, km) in self.sums[dimension].items()
-        }
+def _rows(figures: Figures, dimension: str) -> dict[Any, Row]:
+    people = figures.volunteers[dimension]
+    return {
+        key: Row(key, "", entries, people[key], minutes, _km(km))
+        for key, (entries, minutes, km) in figures.sums[dimension].items()
+    }
 
 
 def _month_rows(found: dict[Any, Row], filters: EntryFilter, month_names: dict[int, str]) -> list[Row]:
@@ -254,7 +140,7 @@ async def _named(
         if key:
             row.label = names.get(key, "?")
             rows.append(row)
-    rows.sort(key=lambda r: (-r.minutes, r.label))
+    rows.sort(key=lambda r: (-r.minutes, r.label, r.key))
     if 0 in found:
         found[0].key = None
         rows.append(found[0])
@@ -267,20 +153,19 @@ def _common_rows(found: dict[Any, Row]) -> list[Row]:
         common = reference.common_category(code)
         row.label = common.label if common else code
         rows.append(row)
-    rows.sort(key=lambda r: (-r.minutes, r.label))
+    rows.sort(key=lambda r: (-r.minutes, r.label, r.key))
     return rows
 
 
-async def _member_rows(db: AsyncSession, people: list[Any]) -> list[Row]:
-    """The volunteers who gave the most time (at most ``MEMBER_ROWS``), named."""
-    top = sorted(people, key=lambda p: (-int(p[3]), p[0] or 0, p[1]))[:MEMBER_ROWS]
-    user_ids = [p[0] for p in top if p[0] is not None]
+async def _member_rows(db: AsyncSession, top: list[Volunteer]) -> list[Row]:
+    """The volunteers who gave the most time, named."""
+    user_ids = [p.user_id for p in top if p.user_id is not None]
     users = {u.id: u for u in await db.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
     rows = []
-    for user_id, anonymous, entries, minutes, km, *_lists in top:
-        user = users.get(user_id)
-        label = (user.display_name or user.public_name) if user else anonymous
-        rows.append(Row(user_id, label, int(entries), 1, int(minutes), _km(km)))
+    for person in top:
+        user = users.get(person.user_id) if person.user_id is not None else None
+        label = (user.display_name or user.public_name) if user else person.name
+        rows.append(Row(person.user_id, label, person.entries, 1, person.minutes, _km(person.km)))
     return rows
 
 

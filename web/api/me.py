@@ -6,7 +6,6 @@ from typing import Any
 
 from starlette.responses import Response, StreamingResponse
 
-from instance.i18n import get_language
 from instance.models import Association, TokenScope
 from instance.services import account_settings, personal_data
 from instance.services.membership import memberships_of_user
@@ -16,6 +15,7 @@ from web.api.common import CURSOR, LIMIT, paging
 from web.api.declare import Call, Endpoint, Example
 from web.api.pagination import list_page
 from web.api.schemas import ref
+from web.archives import archive_request
 
 TAG = "Account"
 
@@ -70,10 +70,8 @@ async def my_memberships(call: Call) -> dict[str, Any]:
 
 
 async def my_archive(call: Call) -> Response:
-    user, settings = call.user, call.instance.settings
-    ask = personal_data.ArchiveRequest(
-        user.id, settings.instance_name, settings.base_url, get_language(), settings.default_hourly_rate
-    )
+    user = call.user
+    ask = await archive_request(call.instance, call.request.app.state.federation, user.id)
     name = personal_data.archive_name(user.handle)
     return StreamingResponse(
         personal_data.archive(call.instance.sessions, ask),

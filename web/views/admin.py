@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from federation.admin_queue import queue_counts
 from instance.errors import NotFound, ValidationError
 from instance.i18n import gettext as _
 from instance.services import admin_users
@@ -27,7 +28,8 @@ async def admin_home(request: Request) -> Response:
     async with request.app.state.instance.sessions() as db:
         pending = await approval.awaiting_approval(db, admin)
         counts = await admin_users.dashboard_counts(db, admin)
-    context = {"pending": pending, "failed": None, "form": Form(), "counts": counts}
+        federation = await queue_counts(db, admin)
+    context = {"pending": pending, "failed": None, "form": Form(), "counts": counts, "federation": federation}
     return render(request, "admin/home.html", context)
 
 
@@ -53,7 +55,14 @@ async def decide(request: Request) -> Response:
             await db.rollback()
             pending = await approval.awaiting_approval(db, admin)
             counts = await admin_users.dashboard_counts(db, admin)
-            context = {"pending": pending, "failed": association_id, "form": form.fail(error), "counts": counts}
+            federation = await queue_counts(db, admin)
+            context = {
+                "pending": pending,
+                "failed": association_id,
+                "form": form.fail(error),
+                "counts": counts,
+                "federation": federation,
+            }
             return render(request, "admin/home.html", context, 400)
         await db.commit()
     if approve:

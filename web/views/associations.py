@@ -13,7 +13,7 @@ from instance import reference
 from instance.errors import ValidationError
 from instance.i18n import gettext as _
 from instance.models import PERMISSIONS, Association, AssociationStatus, Membership, MembershipStatus
-from instance.services import logos
+from instance.services import logos, news
 from instance.services.access import membership_of, require_permission, visible_association
 from instance.services.associations import directory as search_directory
 from instance.services.associations import may_register, member_count, register_association, update_association
@@ -109,6 +109,7 @@ async def profile(request: Request) -> Response:
             "permissions": permissions_of(membership),
             "members": await member_count(db, association),
             "logo_version": await logos.logo_version(db, association),
+            "news": await news.latest(db, association),
             "host": request.app.state.instance.settings.host,
             "form": Form(),
         }

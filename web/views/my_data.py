@@ -10,6 +10,7 @@ from instance.i18n import get_language
 from instance.runtime import Instance
 from instance.services import association_data, personal_data
 from instance.services.access import visible_association
+from web.archives import archive_request
 from web.auth import require_user
 from web.templating import render
 
@@ -27,10 +28,7 @@ async def my_data(request: Request) -> Response:
 async def my_archive(request: Request) -> Response:
     user = require_user(request)
     instance: Instance = request.app.state.instance
-    settings = instance.settings
-    ask = personal_data.ArchiveRequest(
-        user.id, settings.instance_name, settings.base_url, get_language(), settings.default_hourly_rate
-    )
+    ask = await archive_request(instance, request.app.state.federation, user.id)
     return _zip(personal_data.archive(instance.sessions, ask), personal_data.archive_name(user.handle))
 
 
