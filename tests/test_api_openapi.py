@@ -20,6 +20,8 @@ from web.api import ENDPOINTS
 
 RUNS_AS = {"join": "carol", "leave": "bob", "delete_me": "carol"}  # the others run as alice, restos's manager
 LAST = ("delete_me",)
+# examples that need another instance answering: run against two instances in tests/test_api_federation.py
+ELSEWHERE = ("lookup",)
 
 
 @pytest.fixture
@@ -90,6 +92,8 @@ async def test_each_documented_example_answers_as_documented(app: Starlette, ins
     w = await world(app)
     ordered = sorted(operations(doc), key=lambda o: o[2]["operationId"] in LAST)
     for method, path, op in ordered:
+        if op["operationId"] in ELSEWHERE:
+            continue
         (entry_id,) = await add_entries(instance, w, w.alice, 1)
         url = path.replace("{handle}", "restos").replace("{entry_id}", str(entry_id))
         who = RUNS_AS.get(op["operationId"], "alice")

@@ -18,6 +18,7 @@ import uvicorn
 from sqlalchemy import select
 from starlette.applications import Starlette
 
+from federation.lookup import find_association
 from federation.runtime import Federation
 from instance import cli
 from instance.demo import DEMO_PASSWORD, NORD, SUD, DemoSet, seed_demo
@@ -26,7 +27,6 @@ from instance.runtime import Instance
 from instance.services import entries, membership, moderation
 from instance.settings import Settings
 from web.app import create_app
-from web.views.follows import find_association
 
 WAIT_SECONDS = 30.0
 
@@ -90,7 +90,7 @@ async def _user(side: DemoInstance, handle: str) -> User:
 async def _join(side: DemoInstance, handle: str, address: str) -> Association:
     """``handle`` (on ``side``) finds the association at ``address`` on the other instance and joins it."""
     async with side.instance.sessions() as db:
-        association = await find_association(db, side.federation, address)
+        association = await find_association(db, side.federation.client, address)
         user = await db.scalar(select(User).where(User.handle == handle))
         assert user is not None
         if (

@@ -6,6 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from federation.lookup import find_association
+from federation.runtime import Federation
+from instance.errors import ValidationError
 from instance.models import Association, TokenScope
 from instance.services import association_data
 from instance.services import membership as members
@@ -34,6 +37,18 @@ async def directory(call: Call) -> dict[str, Any]:
 
 async def association(call: Call) -> dict[str, Any]:
     found = await association_of(call)
+    mine = await membership_of(call.db, call.user, found)
+    return serialize.association(found, call.instance, await member_count(call.db, found), mine)
+
+
+async def lookup(call: Call) -> dict[str, Any]:
+    """An association of another instance, by its address: mirrored here, then joined like a local one."""
+    federation: Federation = call.request.app.state.federation
+    try:
+        found = await find_association(call.db, federation.client, str(call.body.get("address", "")).strip())
+    except ValidationError as error:  # the page's field is "target"; the API's is "address"
+        raise ValidationError({"address": error.fields.get("target", error.message)}) from error
+    await call.db.commit()
     mine = await membership_of(call.db, call.user, found)
     return serialize.association(found, call.instance, await member_count(call.db, found), mine)
 
@@ -70,6 +85,18 @@ async def catalog(call: Call) -> dict[str, Any]:
     return items
 
 
+LOOKUP_BODY = {
+    "type": "object",
+    "properties": {
+        "address": {
+            "type": "string",
+            "maxLength": 500,
+            "description": "The association's handle (@name@host) or the address of its page on its instance.",
+        }
+    },
+    "required": ["address"],
+    "additionalProperties": False,
+}
 JOIN_BODY = {
     "type": "object",
     "properties": {"message": {"type": "string", "maxLength": 5000, "description": "A word to the managers."}},
@@ -96,6 +123,17 @@ endpoints = [
         "An association's profile, with my membership",
         params=(HANDLE,),
         response=ref("Association"),
+        tag=TAG,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/associations/lookup",
+        lookup,
+        "Find an association of another instance by its address (then join it with its handle)",
+        TokenScope.WRITE,
+        body=LOOKUP_BODY,
+        response=ref("Association"),
+        example=Example(body={"address": "@restos@b.example"}),
         tag=TAG,
     ),
     Endpoint(

@@ -119,6 +119,7 @@ COMPONENTS: dict[str, Schema] = {
         {
             "handle": {"type": "string"},
             "address": {"type": "string"},
+            "remote": {"type": "boolean", "description": "An association of another instance, which decides there."},
             "name": {"type": "string"},
             "description": {"type": "string"},
             "website": {"type": "string"},

@@ -82,7 +82,8 @@ def association_summary(row: Association, instance: Instance) -> dict[str, Any]:
 def association(row: Association, instance: Instance, members: int, mine: Membership | None) -> dict[str, Any]:
     return {
         "handle": row.handle,
-        "address": f"@{row.handle}@{instance.settings.host}",
+        "address": f"@{row.handle}" if row.actor_uri else f"@{row.handle}@{instance.settings.host}",
+        "remote": row.actor_uri is not None,
         "name": row.name,
         "description": row.description,
         "website": row.website,
