@@ -5,8 +5,8 @@ Run with ``.venv/bin/python bench/inbox.py [--requests N] [--actors N] [--concur
 What runs:
 
 - the server: one process, uvicorn with one worker, SQLite, the app of ``create_app`` (no worker inside), in
-  development mode on ``127.0.0.2``; its inbox rate limiter is lifted (``--serve`` below), since one client
-  address sends everything and the limiter would answer 429 past 600 a minute;
+  development mode on ``127.0.0.2``; its inbox rate limit is lifted (``BENEVALIBRE_INBOX_RATE_LIMIT``), since one
+  client address sends everything and the limiter would answer 429 past 600 a minute;
 - the senders: ``--actors`` distinct remote actors (RSA-2048 keys), their actor documents served by a small
   asyncio HTTP server in this process on ``127.0.0.3`` (also their inboxes, which accept the Accepts);
 - the load: ``Follow`` activities of an open association, every request signed (draft-cavage rsa-sha256 with
@@ -67,24 +67,25 @@ def free_port(address: str) -> int:
 
 
 def serve(address: str, port: int) -> None:
-    """The inbox server: the application with its inbox rate limiter lifted, under uvicorn (one worker)."""
+    """The inbox server: the application under uvicorn (one worker), profiled when ``BENCH_PROFILE`` names a file."""
     import uvicorn
 
     from instance.logs import configure_logging
-    from instance.ratelimit import RateLimiter
     from instance.settings import Settings
     from web.app import create_app
 
     settings = Settings.load()
     configure_logging(settings)
     app = create_app(settings)
-    app.state.federation.inbox_limiter = RateLimiter(10**9, 60.0)
     profile = os.environ.get("BENCH_PROFILE")
     if not profile:
         uvicorn.run(app, host=address, port=port, log_level="warning", log_config=None, access_log=False)
         return
     import cProfile
+    import signal
 
+    # uvicorn raises the signal that stopped it again once it is done: let it end here so the profile is written
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: None)
     with cProfile.Profile() as profiler:
         uvicorn.run(app, host=address, port=port, log_level="warning", log_config=None, access_log=False)
     profiler.dump_stats(profile)
@@ -310,6 +311,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "BENEVALIBRE_WORKER_POLL_INTERVAL": "0.1",
         "BENEVALIBRE_LOG_LEVEL": "warning",
         "BENEVALIBRE_SECRET_KEY": "bench-secret",
+        "BENEVALIBRE_INBOX_RATE_LIMIT": str(10**9),  # one client address sends everything
         "PYTHONPATH": str(ROOT),
     }
     for argv in (

@@ -182,7 +182,9 @@ class FederationClient:
             timeout=TIMEOUT,
             follow_redirects=False,
             headers={"User-Agent": agent},
+            trust_env=False,  # no proxy from the environment: connections go to the addresses checked here
         )
+        self.policy = policy.PolicyCache(settings)
         self._keys: dict[str, SigningKeys] = {}
         # Inbox requests that must fetch a key hold a database connection while they fetch, and the fetch needs
         # another one: a few at a time, so they can never take the whole pool and wait on each other.
@@ -212,7 +214,7 @@ class FederationClient:
             raise FetchError(f"refused URL {url!r}: not an {' or '.join(allowed)} URL")
         async with self.sessions() as db:
             try:
-                await policy.check_domain(db, self.settings, parts.hostname)
+                await self.policy.check_domain(db, parts.hostname)
             except policy.DomainRefused as error:
                 raise FetchError(f"refused domain {error.domain}: {error.reason}") from error
         if self.settings.dev_mode and not self.pins:

@@ -8,16 +8,27 @@ ask :func:`check_domain`.
 A remote actor suspended by an admin (``RemoteActor.suspended_at``) is refused too: :func:`check_url` refuses its
 id and its key ids (the inbox asks it before any key is fetched), and :func:`check_inbox` its personal inbox.
 What blocking a domain or suspending an actor does to existing follows and queues is in ``federation.admin``.
+
+The inbox and the outbound client ask a :class:`PolicyCache` instead (one per ``FederationClient``): the block and
+allow decisions, the allow-list setting and the suspended actors, read in one go and kept for
+``POLICY_CACHE_SECONDS``. A commit that changes a ``FederatedDomain``, the admins' site settings or an actor's
+suspension through a session of the same factory clears it at once (:func:`watch`); other processes (the worker,
+a second web process) see such a change within those few seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import event, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from instance.models import FederatedDomain, RemoteActor
+from instance.models import FederatedDomain, RemoteActor, SiteSettings
 from instance.services.instance_settings import effective
 from instance.settings import Settings
 
@@ -115,3 +126,128 @@ async def set_domain(
         row.reason = reason
     await db.flush()
     return row
+
+
+# -- the cached policy -------------------------------------------------------------------------------------------
+
+POLICY_CACHE_SECONDS = 5.0
+CACHE_KEY = "federation_policy"
+_CHANGED_KEY = "federation_policy_changed"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The policy as read at one moment: reasons of blocked domains, allowed domains, the allow-list setting and
+    the suspended actors' ids."""
+
+    blocked: dict[str, str]
+    allowed: frozenset[str]
+    allowlist_only: bool
+    suspended: frozenset[str]
+
+    def check_domain(self, domain: str) -> None:
+        domain = domain.lower()
+        if not domain:
+            raise DomainRefused(domain, "no host")
+        suffixes = _suffixes(domain)
+        for suffix in suffixes:
+            if suffix in self.blocked:
+                reason = self.blocked[suffix]
+                raise DomainRefused(domain, f"blocked: {reason}" if reason else "blocked")
+        if self.allowlist_only and not any(suffix in self.allowed for suffix in suffixes):
+            raise DomainRefused(domain, "not on the allow-list")
+
+    def check_url(self, url: str) -> None:
+        self.check_domain(domain_of(url))
+        uri = urldefrag(url).url
+        if uri in self.suspended:
+            raise ActorSuspended(uri)
+
+
+async def read_snapshot(db: AsyncSession, settings: Settings) -> Snapshot:
+    rows = (
+        await db.execute(
+            select(
+                FederatedDomain.domain, FederatedDomain.blocked, FederatedDomain.allowed, FederatedDomain.reason
+            ).where(or_(FederatedDomain.blocked.is_(True), FederatedDomain.allowed.is_(True)))
+        )
+    ).all()
+    suspended = await db.scalars(select(RemoteActor.uri).where(RemoteActor.suspended_at.is_not(None)))
+    return Snapshot(
+        blocked={row.domain: row.reason for row in rows if row.blocked},
+        allowed=frozenset(row.domain for row in rows if row.allowed),
+        allowlist_only=await allowlist_only(db, settings),
+        suspended=frozenset(suspended),
+    )
+
+
+class PolicyCache:
+    """The domain policy of one instance, read at most every ``seconds`` and cleared by :meth:`clear`."""
+
+    def __init__(self, settings: Settings, seconds: float = POLICY_CACHE_SECONDS) -> None:
+        self.settings = settings
+        self.seconds = seconds
+        self._snapshot: Snapshot | None = None
+        self._read_at = 0.0
+        self._generation = 0
+        self._lock = asyncio.Lock()
+
+    def clear(self) -> None:
+        self._snapshot = None
+        self._generation += 1
+
+    async def snapshot(self, db: AsyncSession) -> Snapshot:
+        current = self._snapshot
+        if current is not None and time.monotonic() - self._read_at < self.seconds:
+            return current
+        async with self._lock:
+            current = self._snapshot
+            if current is not None and time.monotonic() - self._read_at < self.seconds:
+                return current  # read by the request that held the lock
+            generation, started = self._generation, time.monotonic()
+            current = await read_snapshot(db, self.settings)
+            if generation == self._generation:  # not cleared while reading
+                self._snapshot, self._read_at = current, started
+            return current
+
+    async def check_domain(self, db: AsyncSession, domain: str) -> None:
+        (await self.snapshot(db)).check_domain(domain)
+
+    async def check_url(self, db: AsyncSession, url: str) -> None:
+        (await self.snapshot(db)).check_url(url)
+
+
+def _changes_policy(target: object) -> bool:
+    if isinstance(target, FederatedDomain | SiteSettings):
+        return True
+    if isinstance(target, RemoteActor):
+        state = inspect(target)
+        return bool(state.deleted or state.attrs.suspended_at.history.has_changes())
+    return False
+
+
+def watch(sessions: Any, cache: PolicyCache) -> None:
+    """Have commits of ``sessions`` (an ``async_sessionmaker``) that change the policy clear ``cache``."""
+    info = dict(sessions.kw.get("info") or {})
+    info[CACHE_KEY] = cache
+    sessions.configure(info=info)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_change(session: Session, _context: object) -> None:
+    if CACHE_KEY in session.info and any(
+        _changes_policy(target) for target in (*session.new, *session.dirty, *session.deleted)
+    ):
+        session.info[_CHANGED_KEY] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _clear_after_commit(session: Session) -> None:
+    if session.info.pop(_CHANGED_KEY, False):
+        session.info[CACHE_KEY].clear()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_change(session: Session, _previous: object) -> None:
+    if not session.in_transaction():
+        session.info.pop(_CHANGED_KEY, None)

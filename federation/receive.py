@@ -15,6 +15,7 @@ fetching it again, and stored, and the worker then forgets the actor's follows a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,15 +23,26 @@ from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from federation import policy, proofs
 from federation.client import FederationClient
 from federation.httpsig import SignatureError, signature_key_id, verify_request
+from federation.httpsig_common import PublicKey
 from federation.jsonld import id_of
-from federation.remote import RemoteError, actor_for_key, is_stale, known_actor, refetch_for_rotation
-from instance.models import InboxItem, RemoteActor
+from federation.remote import (
+    RemoteError,
+    Signer,
+    SignerCache,
+    actor_for_key,
+    is_stale,
+    known_actor,
+    refetch_for_rotation,
+)
+from instance.models import InboxItem, InboxState, RemoteActor, utcnow
 
 _KEY_FAILURES = ("signature does not verify with the key", "unusable public key")
 
@@ -81,47 +93,75 @@ def origin(url: str) -> tuple[str, str]:
 
 async def _allowed(db: AsyncSession, client: FederationClient, url: str) -> None:
     try:
-        await policy.check_url(db, client.settings, url)
+        await client.policy.check_url(db, url)
     except policy.DomainRefused as error:
         raise Refused(403, f"domain refused: {error.reason}") from error
 
 
-async def _signer(db: AsyncSession, client: FederationClient, key_id: str) -> RemoteActor:
-    """The actor of ``key_id``: from the cache when fresh, else fetched (a few requests at a time)."""
+async def _signer(db: AsyncSession, client: FederationClient, key_id: str, signers: SignerCache | None) -> Signer:
+    """The signer of ``key_id``: from memory, else from the cache table when fresh, else fetched (a few requests
+    at a time)."""
+    found = signers.get(key_id) if signers is not None else None
+    if found is not None:
+        return found
     cached: RemoteActor | None = await db.scalar(select(RemoteActor).where(RemoteActor.key_id == key_id))
     try:
-        if cached is not None and not is_stale(cached):
-            return cached
-        await db.commit()  # give the connection back while waiting for a turn
-        async with client.key_fetches:
-            return await actor_for_key(db, client, key_id)
+        if cached is None or is_stale(cached):
+            await db.commit()  # give the connection back while waiting for a turn and for the fetch
+            async with client.key_fetches:
+                cached = await actor_for_key(db, client, key_id)
     except RemoteError as error:
         raise Refused(401, f"the key cannot be fetched: {error.reason}") from error
+    found = Signer.of(cached)
+    if signers is not None:
+        signers.put(found)
+    return found
 
 
-async def _verify_signature(db: AsyncSession, client: FederationClient, incoming: Incoming, key_id: str) -> RemoteActor:
-    actor = await _signer(db, client, key_id)
+def _verifies(incoming: Incoming, key: str | PublicKey) -> SignatureError | None:
+    """None when the request's signature verifies with ``key``, else why not."""
     try:
-        verify_request(incoming.method, incoming.url, incoming.headers, incoming.body, actor.public_key_pem)
-        return actor
+        verify_request(incoming.method, incoming.url, incoming.headers, incoming.body, key)
     except SignatureError as error:
-        if not error.reason.startswith(_KEY_FAILURES):
-            raise Refused(401, error.reason) from error
-        failure = error
+        return error
+    return None
+
+
+async def _verify_signature(
+    db: AsyncSession, client: FederationClient, incoming: Incoming, key_id: str, signers: SignerCache | None
+) -> Signer:
+    signer = await _signer(db, client, key_id, signers)
+    failure = _verifies(incoming, signer.key)
+    if failure is None:
+        return signer
+    if not failure.reason.startswith(_KEY_FAILURES):
+        raise Refused(401, failure.reason)
+    if signers is not None:
+        signers.forget(key_id)
     await db.commit()  # keeps an actor fetched just now, and gives the connection back while waiting
     try:
         async with client.key_fetches:
-            await db.refresh(actor)
+            actor = await db.scalar(select(RemoteActor).where(RemoteActor.key_id == key_id))
+            if actor is None:
+                raise Refused(401, failure.reason)
+            if actor.public_key_pem != signer.pem and _verifies(incoming, actor.public_key_pem) is None:
+                return _remember(Signer.of(actor), signers)  # refetched meanwhile by another request or process
             fresh = await refetch_for_rotation(db, client, actor)
     except RemoteError as error:
         raise Refused(401, f"{failure.reason}; refetching the key failed: {error.reason}") from error
     if fresh is None or fresh.key_id != key_id:
         raise Refused(401, failure.reason)
-    try:
-        verify_request(incoming.method, incoming.url, incoming.headers, incoming.body, fresh.public_key_pem)
-    except SignatureError as error:
-        raise Refused(401, error.reason) from error
-    return fresh
+    rotated = Signer.of(fresh)
+    still = _verifies(incoming, rotated.key)
+    if still is not None:
+        raise Refused(401, still.reason)
+    return _remember(rotated, signers)
+
+
+def _remember(signer: Signer, signers: SignerCache | None) -> Signer:
+    if signers is not None:
+        signers.put(signer)
+    return signer
 
 
 def is_self_delete(activity: dict[str, Any]) -> bool:
@@ -129,30 +169,37 @@ def is_self_delete(activity: dict[str, Any]) -> bool:
     return activity.get("type") == "Delete" and id_of(activity.get("object")) == id_of(activity.get("actor"))
 
 
-def _verify_cached(incoming: Incoming, actor: RemoteActor) -> RemoteActor:
+def _verify_cached(incoming: Incoming, actor: RemoteActor) -> Signer:
     """Verify with the key cached for ``actor``, without fetching it again (401 if it does not verify)."""
-    try:
-        verify_request(incoming.method, incoming.url, incoming.headers, incoming.body, actor.public_key_pem)
-    except SignatureError as error:
-        raise Refused(401, error.reason) from error
-    return actor
+    error = _verifies(incoming, actor.public_key_pem)
+    if error is not None:
+        raise Refused(401, error.reason)
+    return Signer.of(actor)
 
 
-def _verify_proof(activity: dict[str, Any], actor: RemoteActor) -> None:
+def _verify_proof(activity: dict[str, Any], signer: Signer) -> None:
     if "proof" not in activity:
         return
     try:
         method = proofs.verification_method(activity)
-        key = proofs.assertion_key({"id": actor.uri, "assertionMethod": actor.assertion_methods}, method)
+        key = proofs.assertion_key({"id": signer.uri, "assertionMethod": signer.assertion_methods}, method)
         proofs.verify(activity, key)
     except proofs.ProofError as error:
         raise Refused(401, f"proof: {error.reason}") from error
 
 
-async def receive(db: AsyncSession, client: FederationClient, incoming: Incoming) -> bool:
+async def receive(
+    db: AsyncSession,
+    client: FederationClient,
+    incoming: Incoming,
+    signers: SignerCache | None = None,
+    writer: InboxWriter | None = None,
+) -> bool:
     """Check and store an incoming activity; True when stored, False for a known activity (both answer 202).
 
-    Raises :class:`Refused` with the status to answer. Commits what it stores.
+    ``signers`` keeps verified keys in memory between requests; ``writer`` stores the activity together with
+    those of concurrent requests (else it is stored through ``db``). Raises :class:`Refused` with the status to
+    answer. Commits what it stores.
     """
     activity = parse_activity(incoming.body)
     actor_id = str(id_of(activity["actor"]))
@@ -170,33 +217,98 @@ async def receive(db: AsyncSession, client: FederationClient, incoming: Incoming
         if known.key_id == key_id:
             actor = _verify_cached(incoming, known)
         else:
-            actor = await _verify_signature(db, client, incoming, key_id)
+            actor = await _verify_signature(db, client, incoming, key_id, signers)
     else:
-        actor = await _verify_signature(db, client, incoming, key_id)
-    await db.commit()  # keep the fetched actor even if the activity is refused below
+        actor = await _verify_signature(db, client, incoming, key_id, signers)
+    if db.in_transaction():
+        await db.commit()  # keep the fetched actor even if the activity is refused below
     if actor.uri != actor_id:
         raise Refused(401, "the key's owner is not the activity's actor")
     if origin(activity["id"]) != origin(actor.uri):
         raise Refused(403, "the activity id is not on the actor's origin")
     _verify_proof(activity, actor)
+    if writer is not None:
+        return await writer.store(activity, actor_id, incoming.recipient)
     return await store(db, activity, actor_id, incoming.recipient)
+
+
+def _row(activity: dict[str, Any], actor_id: str, recipient: str) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "activity_id": activity["id"],
+        "activity_type": str(activity["type"])[:64],
+        "actor_uri": actor_id,
+        "recipient": recipient,
+        "body": activity,
+        "state": InboxState.RECEIVED,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "received_at": now,
+        "last_error": "",
+    }
 
 
 async def store(db: AsyncSession, activity: dict[str, Any], actor_id: str, recipient: str) -> bool:
     """Store the activity once: a second copy (sent again, or meanwhile by another request) breaks the unique
     activity id and changes nothing."""
-    db.add(
-        InboxItem(
-            activity_id=activity["id"],
-            activity_type=str(activity["type"])[:64],
-            actor_uri=actor_id,
-            recipient=recipient,
-            body=activity,
-        )
-    )
+    db.add(InboxItem(**_row(activity, actor_id, recipient)))
     try:
         await db.commit()
     except IntegrityError:
         await db.rollback()
         return False
     return True
+
+
+class InboxWriter:
+    """Stores the activities of concurrent inbox requests together (group commit).
+
+    A request hands its row over and waits; one writer task inserts every row waiting at that moment in a single
+    statement and one commit, then answers each request: True when its row was stored, False when its activity
+    id was already known (stored before, or earlier in the same batch). Rows that arrive while a batch is being
+    written make the next batch, so a lone request waits for one commit only. A request is never answered
+    before its row is committed; if the write fails, every request of the batch gets the error.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], size: int = 500) -> None:
+        self.sessions = sessions
+        self.size = size
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def store(self, activity: dict[str, Any], actor_id: str, recipient: str) -> bool:
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((_row(activity, actor_id, recipient), answer))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._write_all())
+        return await answer
+
+    async def _write_all(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[: self.size], self._waiting[self.size :]
+            try:
+                stored = await self._write([row for row, _answer in batch])
+            except Exception as error:  # every request of the batch answers the failure (500), none a 202
+                for _row_values, answer in batch:
+                    if not answer.done():
+                        answer.set_exception(error)
+                continue
+            for row, answer in batch:
+                if not answer.done():
+                    answer.set_result(stored.pop(row["activity_id"], False))
+
+    async def _write(self, rows: list[dict[str, Any]]) -> dict[str, bool]:
+        """Insert the rows whose activity id is new; the ids inserted, each mapped to True (once)."""
+        unique = list({row["activity_id"]: row for row in reversed(rows)}.values())
+        async with self.sessions() as db:
+            bind = db.get_bind()
+            insert = sqlite_insert if bind.dialect.name == "sqlite" else postgresql_insert
+            statement = (
+                insert(InboxItem)
+                .values(unique)
+                .on_conflict_do_nothing(index_elements=["activity_id"])
+                .returning(InboxItem.activity_id)
+            )
+            inserted = (await db.scalars(statement)).all()
+            await db.commit()
+        return dict.fromkeys(inserted, True)

@@ -9,7 +9,11 @@ opens its own sessions (SQLite allows one writer at a time).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urldefrag, urlsplit
 
@@ -18,12 +22,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.client import FederationClient, FetchError
+from federation.httpsig_common import PublicKey
 from federation.jsonld import as_list, id_of
+from federation.keys import KeyFormatError, load_public_pem
 from federation.local_keys import instance_owner
 from federation.policy import domain_of
 from instance.models import RemoteActor, utcnow
 
 STALE_AFTER = dt.timedelta(days=1)
+SIGNER_CACHE_SECONDS = 60.0
+SIGNER_CACHE_SIZE = 4096
 KEY_REFETCH_INTERVAL = dt.timedelta(minutes=5)
 ACTOR_TYPES = frozenset({"Person", "Group", "Application", "Service", "Organization"})
 
@@ -156,19 +164,21 @@ async def get_actor(db: AsyncSession, client: FederationClient, uri: str, *, ref
 
 
 async def actor_for_key(db: AsyncSession, client: FederationClient, key_id: str) -> RemoteActor:
-    """The actor that owns the key ``key_id`` (cached, else fetched: an actor document or a key with an owner)."""
-    row: RemoteActor | None = await db.scalar(select(RemoteActor).where(RemoteActor.key_id == key_id))
-    if row is not None and not is_stale(row):
-        return row
+    """The actor that owns the key ``key_id``, fetched (an actor document, or a key with an owner and then the
+    owner's document) and stored; the caller commits. Everything is fetched before ``db`` is used, so the session
+    holds no connection while waiting on the network when it held none before."""
     document = await _fetch(client, key_id)
-    if document.get("type") in ACTOR_TYPES:
-        fields = parse_actor(document)
-        row = await _store(db, fields)
-    else:
+    owner = None
+    if document.get("type") not in ACTOR_TYPES:
         owner = id_of(document.get("owner"))
         if owner is None:
             raise RemoteError(f"{key_id} is neither an actor nor a key with an owner")
-        row = await get_actor(db, client, owner, refresh=True)
+        owner = urldefrag(owner).url
+        document = await _fetch(client, owner)
+    fields = parse_actor(document)
+    if owner is not None and fields["uri"] != owner and await known_actor(db, owner) is not None:
+        raise RemoteError(f"{owner} now names another actor")
+    row = await _store(db, fields)
     if row.key_id != key_id:
         raise RemoteError(f"{key_id} is not the key of {row.uri}")
     return row
@@ -230,3 +240,55 @@ async def find_actor(db: AsyncSession, client: FederationClient, text: str) -> R
         raise RemoteError("not a handle or a URL")
     actor_id = await webfinger(client, *named)
     return await get_actor(db, client, actor_id)
+
+
+@dataclass(frozen=True)
+class Signer:
+    """What the inbox needs of the actor owning a key: its id, the key (loaded once, or the PEM as stored when it
+    does not load, so that verifying reports why) and its ``assertionMethod`` keys."""
+
+    uri: str
+    key_id: str
+    pem: str
+    key: str | PublicKey
+    assertion_methods: list[dict[str, str]]
+    fetched_at: dt.datetime
+
+    @classmethod
+    def of(cls, actor: RemoteActor) -> Signer:
+        key: str | PublicKey = actor.public_key_pem
+        with contextlib.suppress(KeyFormatError):
+            key = load_public_pem(actor.public_key_pem)
+        return cls(actor.uri, actor.key_id, actor.public_key_pem, key, list(actor.assertion_methods), actor.fetched_at)
+
+
+class SignerCache:
+    """Signers by key id, kept in this process for ``seconds`` (at most ``size`` of them, the least recently used
+    go first), so a busy inbox neither reads the ``RemoteActor`` row nor parses the PEM at every request. A key
+    replaced in the database by another process is seen after at most ``seconds``; a stale actor (a day old) is
+    never answered from here."""
+
+    def __init__(self, seconds: float = SIGNER_CACHE_SECONDS, size: int = SIGNER_CACHE_SIZE) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._entries: OrderedDict[str, tuple[float, Signer]] = OrderedDict()
+
+    def get(self, key_id: str) -> Signer | None:
+        entry = self._entries.get(key_id)
+        if entry is None:
+            return None
+        stored_at, signer = entry
+        if time.monotonic() - stored_at >= self.seconds or signer.fetched_at < utcnow() - STALE_AFTER:
+            del self._entries[key_id]
+            return None
+        self._entries.move_to_end(key_id)
+        return signer
+
+    def put(self, signer: Signer) -> None:
+        self._entries[signer.key_id] = (time.monotonic(), signer)
+        self._entries.move_to_end(signer.key_id)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def forget(self, key_id: str) -> None:
+        self._entries.pop(key_id, None)

@@ -78,6 +78,10 @@ class Settings:
     )
     rate_limit_window: int = _setting(900, "Length of the rate-limit window, in seconds.")
     api_rate_limit: int = _setting(120, "Requests per minute allowed to each API token (then 429 with Retry-After).")
+    inbox_rate_limit: int = _setting(
+        600, "Inbox requests accepted per client address, and per sending domain, in each inbox rate window."
+    )
+    inbox_rate_window: float = _setting(60.0, "Length of the inbox rate window, in seconds.")
     max_logo_bytes: int = _setting(1_048_576, "Largest logo upload accepted, in bytes.")
     worker_in_process: bool = _setting(
         True, "Whether `benevalibre serve` runs the background worker inside the web process."

@@ -24,6 +24,11 @@ SECURITY_HEADERS = {
 }
 
 
+def is_inbox_post(scope: Scope) -> bool:
+    """A POST to an ActivityPub inbox (``/inbox``, ``/actor/inbox``, ``/users/{handle}/inbox``...)."""
+    return scope["method"] == "POST" and scope["path"].endswith("/inbox")
+
+
 class RequestContextMiddleware:
     """Loads the logged-in person (ending sessions of suspended people or changed passwords) and the language."""
 
@@ -36,7 +41,10 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)
-        user, unread = await self._load_user(connection)
+        if is_inbox_post(scope):  # servers posting activities: no person, no session to read
+            user, unread = None, 0
+        else:
+            user, unread = await self._load_user(connection)
         state = scope.setdefault("state", {})
         state["user"] = user
         state["unread"] = unread

@@ -2,7 +2,8 @@
 
 An :class:`Server` is one instance on its own loopback address (``127.0.0.2``, ``127.0.0.3``, ...) and port, with
 its own data folder and SQLite database (or a database URL), in development mode (http base URL, federation with
-loopback addresses allowed), the worker in its own process. Its web process and its worker can each be started,
+loopback addresses allowed), the worker in its own process, its mail sent to an SMTP server on loopback when
+``smtp_port`` is given (else kept in the mail table). Its web process and its worker can each be started,
 stopped politely (SIGTERM, then SIGKILL after a grace period), killed at once (SIGKILL) and started again, so a
 test can take an instance down in the middle of a flow or kill it under load::
 
@@ -70,6 +71,7 @@ class Server:
         *,
         port: int | None = None,
         database_url: str = "",
+        smtp_port: int | None = None,
         settings: dict[str, str] | None = None,
     ) -> None:
         self.address = address
@@ -90,6 +92,15 @@ class Server:
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
         }
+        if smtp_port is not None:  # mail goes to a plain SMTP server on loopback (the test's own)
+            self.environment.update(
+                {
+                    "BENEVALIBRE_SMTP_HOST": "127.0.0.1",
+                    "BENEVALIBRE_SMTP_PORT": str(smtp_port),
+                    "BENEVALIBRE_SMTP_SECURITY": "none",
+                    "BENEVALIBRE_MAIL_FROM": f"benevalibre@{address}",
+                }
+            )
         self.environment.update(settings or {})
         self.web: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None

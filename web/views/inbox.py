@@ -3,12 +3,14 @@
 
 Here: the per-address rate limit (429 with ``Retry-After``), the recipient (404), the 1 MiB cap read in chunks
 (413) and the content type (415); ``federation.receive`` does the rest. The URL the signature is checked against
-is the public base URL plus the raw path and query the client sent.
+is the public base URL plus the raw path and query the client sent. An inbox found to exist is not looked up
+again for ``RECIPIENT_SECONDS``: one deleted meanwhile answers 202 that long, and the worker finds no recipient.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,6 +24,9 @@ from federation.policy import domain_of
 from federation.runtime import Federation
 
 log = logging.getLogger(__name__)
+
+RECIPIENT_SECONDS = 10.0  # an existing recipient is not looked up again for that long
+RECIPIENTS_KEPT = 10_000
 
 
 def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
@@ -50,13 +55,23 @@ async def _read_body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-async def _recipient_exists(request: Request) -> bool:
+async def _recipient_exists(request: Request, federation: Federation) -> bool:
+    """Whether the inbox's person or association exists (a yes is remembered a few seconds: ``RECIPIENT_SECONDS``)."""
     handle = request.path_params.get("handle")
     if handle is None:
         return True
-    finder = public_user if request.url.path.startswith("/users/") else public_association
+    path = request.url.path
+    known = federation.inbox_recipients
+    if known.get(path, 0.0) > time.monotonic():
+        return True
+    finder = public_user if path.startswith("/users/") else public_association
     async with request.app.state.instance.sessions() as db:
-        return await finder(db, handle) is not None
+        found = await finder(db, handle) is not None
+    if found:
+        if len(known) >= RECIPIENTS_KEPT:
+            known.clear()
+        known[path] = time.monotonic() + RECIPIENT_SECONDS
+    return found
 
 
 async def inbox(request: Request) -> Response:
@@ -66,7 +81,7 @@ async def inbox(request: Request) -> Response:
     if wait:
         return _error(429, "too many requests", {"Retry-After": str(wait)})
     federation.inbox_limiter.hit(address)
-    if not await _recipient_exists(request):
+    if not await _recipient_exists(request, federation):
         return _error(404, "no such inbox")
     body = await _read_body(request)
     if body is None:
@@ -83,7 +98,7 @@ async def inbox(request: Request) -> Response:
             if wait:
                 return _error(429, "too many requests from this domain", {"Retry-After": str(wait)})
             federation.inbox_limiter.hit(domain)
-            await receive.receive(db, federation.client, incoming)
+            await receive.receive(db, federation.client, incoming, federation.signers, federation.inbox_writer)
         except receive.Refused as refused:
             log.info("inbox %s refused (%d): %s", request.url.path, refused.status, refused.reason)
             return _error(refused.status, refused.reason)
