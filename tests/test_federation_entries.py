@@ -5,10 +5,15 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
+from sqlalchemy import select
+
 from federation import proofs
+from federation.client import FetchError
 from federation.keys import decode_multikey
+from federation.local_keys import instance_owner, owner_of
 from instance.i18n import gettext, language
-from instance.models import Delivery, DeliveryState, InboxItem, Membership, RemoteActor, TimeEntry
+from instance.models import Association, Delivery, DeliveryState, InboxItem, Membership, RemoteActor, TimeEntry
 from tests.federation_entries_support import ALICE, RESTOS, members, person_on_b
 from tests.federation_support import Pair, post_signed
 
@@ -256,3 +261,34 @@ async def test_an_accept_from_an_actor_that_is_not_the_association_changes_nothi
     assert (await team.a_entry()).status == "pending"
     [item] = await pair.a.rows(InboxItem, InboxItem.activity_id == accept["id"])
     assert item.state == "ignored"
+
+
+async def test_the_entry_is_served_only_to_its_association_and_its_instance(pair: Pair) -> None:
+    team = await members(pair)
+    await team.log(60)
+    await pair.settle()
+    entry = await team.a_entry()
+    url = f"https://a.test/entries/{entry.id}"
+    client = pair.b.app.state.federation.client
+    async with pair.b.instance.sessions() as db:
+        restos = await db.scalar(select(Association).where(Association.handle == "restos"))
+        assert restos is not None
+    as_instance = await client.signing_keys(instance_owner(pair.b.instance.settings))
+    as_restos = await client.signing_keys(owner_of(pair.b.instance.settings, restos))
+    await pair.b.person("mallory")
+    as_mallory = await pair.b.keys("mallory")
+
+    by_restos = await client.fetch(url, as_restos)
+    by_instance = await client.fetch(url, as_instance)
+    assert by_restos["type"] == by_instance["type"] == "TimeEntry" and by_restos["duration"] == "PT1H"
+    with pytest.raises(FetchError, match="403"):
+        await client.fetch(url, as_mallory)
+    browser = pair.a.browser()
+    unsigned = await browser.get(url, headers={"Accept": "application/activity+json"})
+    assert unsigned.status_code == 401
+    page = await team.alice.get(f"/entries/{entry.id}")
+    assert page.status_code == 303 and page.headers["location"].endswith("/edit")
+
+    await team.withdraw()
+    with pytest.raises(FetchError, match="410"):
+        await client.fetch(url, as_restos)
