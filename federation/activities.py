@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from federation.actors import AS2
+from federation.actors import AS2, PUBLIC
 
 
 def new_id(actor_id: str) -> str:
@@ -40,6 +40,20 @@ def answer(kind: str, actor_id: str, follow_id: str, follower: str, followed: st
         "actor": actor_id,
         "to": [follower],
         "object": embedded_follow(follow_id, follower, followed),
+    }
+
+
+def update_actor(document: dict[str, Any]) -> dict[str, Any]:
+    """``Update`` of a local actor, its whole document embedded (followers refresh their copy)."""
+    actor_id = str(document["id"])
+    return {
+        "@context": document["@context"],
+        "id": new_id(actor_id),
+        "type": "Update",
+        "actor": actor_id,
+        "to": [PUBLIC],
+        "cc": [f"{actor_id}/followers"],
+        "object": {key: value for key, value in document.items() if key != "@context"},
     }
 
 

@@ -17,6 +17,8 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation import activities, delivery, mirrors, urls
+from federation.actors import group_document
+from federation.local_keys import actor_key, owner_of
 from instance.models import (
     Association,
     Follow,
@@ -87,6 +89,31 @@ async def answer_member(
     row.state = FollowState.ACCEPTED if accepted else FollowState.REJECTED
     row.decided_at = utcnow()
     await _send_answer(db, settings, "Accept" if accepted else "Reject", association, row)
+
+
+async def follower_inboxes(db: AsyncSession, association: Association) -> list[str]:
+    """Where to deliver what the association publishes: its accepted followers' inboxes, shared ones folded."""
+    actors = await db.scalars(
+        select(RemoteActor)
+        .join(Follow, Follow.follower_uri == RemoteActor.uri)
+        .where(Follow.association_id == association.id, Follow.state == FollowState.ACCEPTED)
+    )
+    return list(dict.fromkeys(actor.delivery_inbox for actor in actors.all()))
+
+
+async def announce_profile(db: AsyncSession, settings: Settings, association: Association) -> None:
+    """Send an ``Update`` of the association's actor (profile and catalog changed) to its followers, once per
+    transaction."""
+    sent: set[int] = db.info.setdefault("profile_updates", set())
+    if association.id in sent or association.actor_uri is not None:
+        return
+    sent.add(association.id)
+    inboxes = await follower_inboxes(db, association)
+    if not inboxes:
+        return
+    owner = owner_of(settings, association)
+    document = group_document(settings, association, await actor_key(db, settings, owner))
+    await delivery.enqueue(db, activities.update_actor(document), owner.owner, inboxes)
 
 
 async def accepted_remote_followers(db: AsyncSession, association: Association) -> int:

@@ -8,16 +8,15 @@ import html
 import re
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from federation import delivery, urls
+from federation import delivery, follows, urls
 from federation import time_entries as wire
 from federation.actors import AS2, PUBLIC
 from federation.jsonld import id_of
 from federation.local_keys import owner_of
 from federation.receive import origin
-from instance.models import Association, Follow, FollowState, News, RemoteActor
+from instance.models import Association, News
 from instance.services import news as news_service
 from instance.settings import Settings
 
@@ -63,12 +62,7 @@ async def send_news(db: AsyncSession, settings: Settings, news: News) -> None:
         "published": document["published"],
         "object": document,
     }
-    inboxes = await db.scalars(
-        select(RemoteActor)
-        .join(Follow, Follow.follower_uri == RemoteActor.uri)
-        .where(Follow.association_id == association.id, Follow.state == FollowState.ACCEPTED)
-    )
-    await delivery.enqueue(db, activity, owner.owner, [actor.delivery_inbox for actor in inboxes.all()])
+    await delivery.enqueue(db, activity, owner.owner, await follows.follower_inboxes(db, association))
 
 
 def plain_text(content: str) -> str:

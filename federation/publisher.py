@@ -13,6 +13,7 @@ from federation import news as federation_news
 from federation.remote import known_actor
 from instance.events import (
     AccountDeleted,
+    AssociationChanged,
     EntryChanged,
     EntryDecided,
     Event,
@@ -32,6 +33,10 @@ class Publisher:
     async def __call__(self, db: AsyncSession, event: Event) -> None:
         settings = self.settings
         match event:
+            case AssociationChanged(association_id=association_id):
+                association = await db.get(Association, association_id)
+                if association is not None:
+                    await follows.announce_profile(db, settings, association)
             case AccountDeleted(user_id=user_id, withdraw=withdraw):
                 user = await db.get(User, user_id)
                 if user is not None:

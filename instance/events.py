@@ -63,6 +63,13 @@ class NewsPublished:
 
 
 @dataclass(frozen=True)
+class AssociationChanged:
+    """A local association's profile or catalog changed: its followers elsewhere refresh their copy."""
+
+    association_id: int
+
+
+@dataclass(frozen=True)
 class AccountDeleted:
     """A volunteer deletes their account (published before anything is erased); ``withdraw`` is their choice
     for the entries they logged."""
@@ -72,7 +79,8 @@ class AccountDeleted:
 
 
 Event = (
-    AccountDeleted
+    AssociationChanged
+    | AccountDeleted
     | NewsPublished
     | MembershipRequested
     | MembershipDecided

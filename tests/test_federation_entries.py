@@ -14,6 +14,7 @@ from federation.keys import decode_multikey
 from federation.local_keys import instance_owner, owner_of
 from instance.i18n import gettext, language
 from instance.models import Association, Delivery, DeliveryState, InboxItem, Membership, RemoteActor, TimeEntry
+from tests.conftest import post_form
 from tests.federation_entries_support import ALICE, RESTOS, members, person_on_b
 from tests.federation_support import Pair, post_signed
 
@@ -292,3 +293,33 @@ async def test_the_entry_is_served_only_to_its_association_and_its_instance(pair
     await team.withdraw()
     with pytest.raises(FetchError, match="410"):
         await client.fetch(url, as_restos)
+
+
+async def test_a_catalog_change_reaches_the_volunteers_instance(pair: Pair) -> None:
+    team = await members(pair)
+    projects = "/associations/restos/projects"
+
+    await post_form(team.bob, projects, {"name": "Collecte d'hiver", "description": "Nov.–fév."}, page=projects)
+    [update] = await pair.b.rows(Delivery, Delivery.body.contains('"Update"'))
+    assert json.loads(update.body)["object"]["type"] == "Group"
+    await pair.settle()
+
+    form = await team.alice.get("/entries/new?association=restos@b.test")
+    assert "Collecte d&#39;hiver" in form.text or "Collecte d'hiver" in form.text
+
+
+async def test_the_volunteers_dashboard_and_attestation_count_the_remote_association(pair: Pair) -> None:
+    team = await members(pair)
+    await team.log(150)
+    await pair.settle()
+    await team.decide(approve=True)
+    await pair.settle()
+
+    dashboard = await team.alice.get("/dashboard")
+    attestation = await team.alice.get("/me/attestation")
+    statistics = await team.bob.get("/associations/restos/statistics")
+
+    assert dashboard.status_code == attestation.status_code == statistics.status_code == 200
+    assert "Restos" in dashboard.text and "2 h 30" in dashboard.text
+    assert "Restos" in attestation.text
+    assert "2 h 30" in statistics.text  # counted on the association's side too

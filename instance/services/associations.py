@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instance import reference
+from instance.events import AssociationChanged, publish
 from instance.errors import PermissionDenied, ValidationError
 from instance.i18n import N_, lazy_gettext
 from instance.models import (
@@ -260,6 +261,7 @@ async def update_association(
     profile = await check_profile(db, current=association, **values)
     profile.apply(association)
     await db.flush()
+    await publish(db, AssociationChanged(association.id))
     return association
 
 

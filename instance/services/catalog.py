@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instance import reference
+from instance.events import AssociationChanged, publish
 from instance.errors import Conflict, NotFound, ValidationError
 from instance.i18n import lazy_gettext
 from instance.models import Association, Category, Level, Project, TimeEntry, User
@@ -136,6 +137,7 @@ async def create_item(
     item = kind.model(association_id=association.id, archived=False, **cleaned)
     db.add(item)
     await db.flush()
+    await publish(db, AssociationChanged(association.id))
     return item
 
 
@@ -147,6 +149,7 @@ async def update_item(
     for key, value in (await _clean(db, association, kind, values, item)).items():
         setattr(item, key, value)
     await db.flush()
+    await publish(db, AssociationChanged(association.id))
     return item
 
 
@@ -165,6 +168,7 @@ async def set_archived(
             raise Conflict(lazy_gettext("Keep at least one category: every entry needs one."))
     item.archived = archived
     await db.flush()
+    await publish(db, AssociationChanged(association.id))
     return item
 
 
@@ -187,6 +191,7 @@ async def delete_item(db: AsyncSession, user: User, association: Association, ki
     name = item.name
     await db.delete(item)
     await db.flush()
+    await publish(db, AssociationChanged(association.id))
     return name
 
 
