@@ -30,7 +30,6 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm.attributes import flag_modified
 
 from instance.errors import ValidationError
 from instance.i18n import lazy_gettext
@@ -189,8 +188,7 @@ async def attempt_confirmation(db: AsyncSession, origin: OriginClient, move: Ass
         move.state = MoveState.CONFIRMED
         move.confirmed_at = utcnow()
         move.last_error = ""
-    move.locked_until = None
-    flag_modified(move, "locked_until")  # the claim set it in SQL, behind the session's back
+    move.locked_until = None  # claim() recorded the lock it set, so this is written
     await db.commit()
 
 
