@@ -29,6 +29,8 @@ from instance.services.account_settings import FORMER_MEMBER, sole_managed_assoc
 
 PAGE_SIZE = 25
 
+LOCAL_USER = User.actor_uri.is_(None)  # people of other servers who joined an association here are not accounts
+
 
 def require_admin(actor: User | None) -> User:
     if actor is None or not actor.is_admin:
@@ -47,7 +49,7 @@ class UsersPage:
 async def search_users(db: AsyncSession, admin: User, q: str = "", page: int = 1) -> UsersPage:
     """Accounts whose email, handle, name or pseudonym contain every word of ``q``, newest first."""
     require_admin(admin)
-    condition: ColumnElement[bool] = User.actor_uri.is_(None)  # people of other servers are not accounts here
+    condition: ColumnElement[bool] = LOCAL_USER
     for word in q.split()[:8]:
         condition &= or_(
             User.email.icontains(word, autoescape=True),
@@ -164,11 +166,13 @@ async def _count(db: AsyncSession, column: ColumnElement[int] | object, *where: 
 async def dashboard_counts(db: AsyncSession, admin: User) -> Counts:
     require_admin(admin)
     return Counts(
-        users=await _count(db, User.id),
+        users=await _count(db, User.id, LOCAL_USER),
         admins=await _count(db, User.id, User.is_admin.is_(True)),
         suspended=await _count(db, User.id, User.is_suspended.is_(True)),
         unconfirmed=await _count(db, User.id, User.is_active.is_(False), User.confirmed_at.is_(None)),
-        associations=await _count(db, Association.id, Association.status == AssociationStatus.ACTIVE),
+        associations=await _count(
+            db, Association.id, Association.status == AssociationStatus.ACTIVE, Association.actor_uri.is_(None)
+        ),
         pending_associations=await _count(db, Association.id, Association.status == AssociationStatus.PENDING),
         entries=await _count(db, TimeEntry.id),
         mail_waiting=await _count(db, OutgoingMail.id, OutgoingMail.state == MailState.QUEUED),

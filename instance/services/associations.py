@@ -11,8 +11,8 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instance import reference
-from instance.events import AssociationChanged, publish
 from instance.errors import PermissionDenied, ValidationError
+from instance.events import AssociationChanged, publish
 from instance.i18n import N_, lazy_gettext
 from instance.models import (
     Association,

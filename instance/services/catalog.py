@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instance import reference
-from instance.events import AssociationChanged, publish
 from instance.errors import Conflict, NotFound, ValidationError
+from instance.events import AssociationChanged, publish
 from instance.i18n import lazy_gettext
 from instance.models import Association, Category, Level, Project, TimeEntry, User
 from instance.services.access import require_permission

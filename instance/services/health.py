@@ -154,8 +154,12 @@ async def gauges(db: AsyncSession) -> list[Gauge]:
             "Incoming ActivityPub activities by state.",
             [({"state": k}, v) for k, v in sorted(inbox.items())],
         ),
-        Gauge("benevalibre_users", "Accounts.", [({}, await count(User.id))]),
-        Gauge("benevalibre_associations", "Associations (all states).", [({}, await count(Association.id))]),
+        Gauge("benevalibre_users", "Accounts.", [({}, await count(User.id, User.actor_uri.is_(None)))]),
+        Gauge(
+            "benevalibre_associations",
+            "Associations of this instance (all states).",
+            [({}, await count(Association.id, Association.actor_uri.is_(None)))],
+        ),
         Gauge("benevalibre_entries", "Time entries.", [({}, await count(TimeEntry.id))]),
         Gauge(
             "benevalibre_open_reports",
