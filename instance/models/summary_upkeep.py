@@ -419,6 +419,12 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
     refresh(connection, pending.touched)
 
 
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, _previous: Any) -> None:
+    """A flush that failed leaves nothing to compute."""
+    session.info.pop(PENDING_KEY, None)
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _around_statement(state: ORMExecuteState) -> Result[Any] | None:
     if not (state.is_insert or state.is_update or state.is_delete) or state.bind_mapper is None:
