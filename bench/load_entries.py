@@ -44,6 +44,7 @@ from instance.models import (
     TimeEntry,
     User,
 )
+from instance.models.summary_upkeep import rebuild_summaries
 from instance.settings import Settings
 
 DEFAULT_URL = f"sqlite+aiosqlite:///{Path(__file__).resolve().parent / 'data' / 'bench.sqlite3'}"
@@ -259,6 +260,8 @@ async def main() -> None:
         await load_small_tables(connection, plan)
     print(f"accounts, associations and catalogs loaded in {time.perf_counter() - started:.1f} s", flush=True)
     await load_entries(engine, plan)
+    async with engine.begin() as connection:  # the entries were written past the ORM: summarise them once
+        await connection.run_sync(rebuild_summaries)
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             for table in ("users", "associations", "roles", "categories", "levels", "projects", "time_entries"):

@@ -222,9 +222,12 @@ class InstanceStatistics:
 
 async def instance_statistics(db: AsyncSession, year: int | None) -> InstanceStatistics:
     """Counts for the instance's admins; hours are approved entries of ``year`` (or of every year)."""
-    by_status = dict((await db.execute(select(Association.status, func.count()).group_by(Association.status))).all())
+    local = Association.actor_uri.is_(None)  # not the associations of other instances joined from here
+    counted = select(Association.status, func.count()).where(local).group_by(Association.status)
+    by_status = dict((await db.execute(counted)).all())
     associations = {str(s.value): int(by_status.get(s, 0)) for s in AssociationStatus}
-    accounts = int(await db.scalar(select(func.count()).select_from(User).where(User.is_active)) or 0)
+    people = select(func.count()).select_from(User).where(User.is_active, User.actor_uri.is_(None))
+    accounts = int(await db.scalar(people) or 0)
     conditions: list[ColumnElement[bool]] = [TimeEntry.status == EntryStatus.APPROVED]
     if year is not None:
         conditions.append(TimeEntry.start_date.between(dt.date(year, 1, 1), dt.date(year, 12, 31)))
