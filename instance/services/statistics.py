@@ -228,7 +228,10 @@ async def instance_statistics(db: AsyncSession, year: int | None) -> InstanceSta
     associations = {str(s.value): int(by_status.get(s, 0)) for s in AssociationStatus}
     people = select(func.count()).select_from(User).where(User.is_active, User.actor_uri.is_(None))
     accounts = int(await db.scalar(people) or 0)
-    conditions: list[ColumnElement[bool]] = [TimeEntry.status == EntryStatus.APPROVED]
+    conditions: list[ColumnElement[bool]] = [
+        TimeEntry.status == EntryStatus.APPROVED,
+        TimeEntry.association_id.in_(select(Association.id).where(local)),  # the others count there
+    ]
     if year is not None:
         conditions.append(TimeEntry.start_date.between(dt.date(year, 1, 1), dt.date(year, 12, 31)))
     totals = (await db.execute(select(*_measures()).where(*conditions))).one()
