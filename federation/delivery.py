@@ -167,7 +167,8 @@ class DeliveryTask:
     async def run_once(self) -> int:
         async with self.sessions() as db:
             due = (Delivery.state == DeliveryState.PENDING) & (Delivery.next_attempt_at <= utcnow())
-            rows = await claim(db, Delivery, due, Delivery.next_attempt_at, limit=self.batch)
+            lock = self.settings.worker_lock_seconds
+            rows = await claim(db, Delivery, due, Delivery.next_attempt_at, limit=self.batch, lock_seconds=lock)
         for row in rows:
             await self.deliver(row.id)
         return len(rows)

@@ -38,7 +38,8 @@ class InboxTask:
     async def run_once(self) -> int:
         async with self.sessions() as db:
             due = (InboxItem.state == InboxState.RECEIVED) & (InboxItem.next_attempt_at <= utcnow())
-            items = await claim(db, InboxItem, due, InboxItem.id, limit=self.batch)
+            lock = self.context.settings.worker_lock_seconds
+            items = await claim(db, InboxItem, due, InboxItem.id, limit=self.batch, lock_seconds=lock)
         for item in items:
             await self.process(item.id)
         return len(items)

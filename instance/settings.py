@@ -87,6 +87,10 @@ class Settings:
         True, "Whether `benevalibre serve` runs the background worker inside the web process."
     )
     worker_poll_interval: float = _setting(1.0, "Seconds the worker sleeps when it finds nothing to do.")
+    worker_lock_seconds: float = _setting(
+        120.0,
+        "Seconds a worker holds the activities and deliveries it took; if it dies, others take them after that.",
+    )
     federation_allowlist_only: bool = _setting(
         False, "Federate only with the domains an admin has allowed (the block list applies in any case)."
     )
