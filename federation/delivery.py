@@ -10,6 +10,7 @@ unavailable: its deliveries wait, and one is tried a day until the domain answer
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -34,6 +35,7 @@ from instance.worker import claim
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 16
+PARALLEL = 8  # deliveries of one batch in flight at once
 RETRYABLE_4XX = frozenset({401, 408, 429})
 UNAVAILABLE_AFTER = dt.timedelta(days=7)
 PROBE_INTERVAL = dt.timedelta(days=1)
@@ -169,8 +171,13 @@ class DeliveryTask:
             due = (Delivery.state == DeliveryState.PENDING) & (Delivery.next_attempt_at <= utcnow())
             lock = self.settings.worker_lock_seconds
             rows = await claim(db, Delivery, due, Delivery.next_attempt_at, limit=self.batch, lock_seconds=lock)
-        for row in rows:
-            await self.deliver(row.id)
+        parallel = asyncio.Semaphore(PARALLEL)
+
+        async def one(delivery_id: int) -> None:
+            async with parallel:
+                await self.deliver(delivery_id)
+
+        await asyncio.gather(*(one(row.id) for row in rows))  # a slow server holds up only its own deliveries
         return len(rows)
 
     async def deliver(self, delivery_id: int) -> None:

@@ -100,21 +100,35 @@ class Worker:
         return total
 
     async def run_forever(self) -> None:
+        """Run every task in its own loop, so that a slow one (deliveries to a server that answers late) never
+        holds up the others (received activities, mail); beat the heartbeat meanwhile."""
         log.info("worker started with tasks: %s", ", ".join(t.name for t in self.tasks))
+        loops = [asyncio.create_task(self._loop(task)) for task in self.tasks]
+        try:
+            while not self.stopping.is_set():
+                await self.beat()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), min(self.poll_interval, self.heartbeat_every))
+            await asyncio.gather(*loops, return_exceptions=True)  # a polite stop lets each round finish
+        finally:
+            for loop in loops:  # cancelled: rounds in flight stop where they are (their rows' locks expire)
+                loop.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+        log.info("worker stopped")
+
+    async def _loop(self, task: Task) -> None:
         while not self.stopping.is_set():
             try:
-                done = await self.run_once()
+                done = await task.run_once()
             except Exception:  # a broken round must not stop the worker; each row records its own error
-                log.exception("worker round failed")
+                log.exception("worker task %s failed", task.name)
                 done = 0
-            await self.beat()
             if not done:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), self.poll_interval)
-        log.info("worker stopped")
 
     async def beat(self) -> None:
-        """Record a heartbeat after a round, at most every ``heartbeat_every`` seconds."""
+        """Record a heartbeat, at most every ``heartbeat_every`` seconds."""
         if self.heartbeat is None or time.monotonic() - self.last_heartbeat < self.heartbeat_every:
             return
         self.last_heartbeat = time.monotonic()

@@ -7,6 +7,7 @@ host (and records it), or fails like a server that is down. The ``pair`` fixture
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,13 +32,15 @@ Row = TypeVar("Row", bound=Base)
 
 class Router(httpx.AsyncBaseTransport):
     """Routes each request to the in-process app of its host; ``down[host]`` makes a host fail: an int is the
-    status it answers (with ``Retry-After`` from ``retry_after``), an exception class is raised instead."""
+    status it answers (with ``Retry-After`` from ``retry_after``), an exception class is raised instead;
+    ``slow[host]`` makes it answer after that many seconds."""
 
     def __init__(self) -> None:
         self.apps: dict[str, httpx.ASGITransport] = {}
         self.requests: list[httpx.Request] = []
         self.down: dict[str, int | type[Exception]] = {}
         self.retry_after: str | None = None
+        self.slow: dict[str, float] = {}
 
     def add(self, host: str, app: Starlette, client_ip: str) -> None:
         self.apps[host] = httpx.ASGITransport(app=app, client=(client_ip, 40000))
@@ -48,6 +51,8 @@ class Router(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         host = request.url.host
+        if host in self.slow:
+            await asyncio.sleep(self.slow[host])
         failure = self.down.get(host)
         if isinstance(failure, int):
             headers = {"Retry-After": self.retry_after} if self.retry_after else {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 
 import httpx
@@ -12,7 +14,7 @@ from federation.delivery import MAX_ATTEMPTS, backoff, enqueue, retry_after
 from federation.policy import set_domain
 from instance.models import Delivery, DeliveryState, FederatedDomain, InboxItem, utcnow
 from instance.models.federation import user_owner
-from instance.worker import claim
+from instance.worker import Worker, claim
 from tests.federation_support import Pair
 
 ALICE = "https://a.test/users/alice"
@@ -176,3 +178,27 @@ def test_retry_after_reads_seconds_and_dates() -> None:
     assert retry_after("Sun, 08 Mar 2026 12:05:00 GMT", now) == dt.timedelta(minutes=5)
     assert retry_after("soon", now) is None
     assert retry_after("999999", now) == dt.timedelta(days=1)
+
+
+async def test_a_server_that_never_answers_does_not_hold_up_the_worker(pair: Pair) -> None:
+    await queue_follow(pair)
+    pair.router.slow["b.test"] = 25.0  # answers after the delivery has been waiting a long time
+    async with pair.a.instance.sessions() as db:
+        db.add(
+            InboxItem(activity_id="https://c.test/likes/1", activity_type="Like", actor_uri="https://c.test/u", body={})
+        )
+        await db.commit()
+    worker = Worker(pair.a.instance.tasks, poll_interval=0.05)
+    running = asyncio.create_task(worker.run_forever())
+    try:
+        for _ in range(100):  # the received activity is handled while the delivery is still in flight
+            [item] = await pair.a.rows(InboxItem)
+            if item.state != "received":
+                break
+            await asyncio.sleep(0.05)
+        assert item.state == "ignored"
+        assert (await delivery(pair)).state == DeliveryState.PENDING
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
