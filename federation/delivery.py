@@ -35,7 +35,7 @@ from instance.worker import claim
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 16
-PARALLEL = 8  # deliveries of one batch in flight at once
+PARALLEL = 8  # inboxes of one batch served at once
 RETRYABLE_4XX = frozenset({401, 408, 429})
 UNAVAILABLE_AFTER = dt.timedelta(days=7)
 PROBE_INTERVAL = dt.timedelta(days=1)
@@ -171,13 +171,17 @@ class DeliveryTask:
             due = (Delivery.state == DeliveryState.PENDING) & (Delivery.next_attempt_at <= utcnow())
             lock = self.settings.worker_lock_seconds
             rows = await claim(db, Delivery, due, Delivery.next_attempt_at, limit=self.batch, lock_seconds=lock)
+        by_inbox: dict[str, list[int]] = {}
+        for row in rows:  # claimed in order: each inbox gets its activities in the order they were queued
+            by_inbox.setdefault(row.inbox, []).append(row.id)
         parallel = asyncio.Semaphore(PARALLEL)
 
-        async def one(delivery_id: int) -> None:
+        async def in_order(ids: list[int]) -> None:
             async with parallel:
-                await self.deliver(delivery_id)
+                for delivery_id in ids:
+                    await self.deliver(delivery_id)
 
-        await asyncio.gather(*(one(row.id) for row in rows))  # a slow server holds up only its own deliveries
+        await asyncio.gather(*(in_order(ids) for ids in by_inbox.values()))  # a slow server holds up only itself
         return len(rows)
 
     async def deliver(self, delivery_id: int) -> None:
