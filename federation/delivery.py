@@ -53,7 +53,7 @@ def retry_after(value: str | None, now: dt.datetime) -> dt.timedelta | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isdecimal():
         wait = dt.timedelta(seconds=int(value))
     else:
         try:
@@ -96,9 +96,9 @@ async def signer_owner(db: AsyncSession, settings: Settings, signer: str) -> Own
             raise LookupError(f"no keys {signer}")
         return Owner(signer, key.rsa_key_id.removesuffix("#main-key"))
     subject: User | Association | None = None
-    if raw.isdigit() and kind == "user":
+    if raw.isdecimal() and kind == "user":
         subject = await db.get(User, int(raw))
-    elif raw.isdigit() and kind == "association":
+    elif raw.isdecimal() and kind == "association":
         subject = await db.get(Association, int(raw))
     if subject is None:
         raise LookupError(f"no local actor {signer}")

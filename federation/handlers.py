@@ -198,9 +198,11 @@ async def object_kind(db: AsyncSession, settings: Settings, activity: dict[str, 
     actor = id_of(activity.get("actor"))
     if isinstance(target, dict):
         kind = target.get("type")
+        if not isinstance(kind, str):  # a list or an object is no kind (and cannot be looked up in a set)
+            return None
         if kind in ACTOR_TYPES or (kind == "Tombstone" and id_of(target) == actor):
             return "Actor"
-        return kind if isinstance(kind, str) else None
+        return kind
     if not isinstance(target, str):
         return None
     if target == actor or activity.get("type") == "Follow":

@@ -71,7 +71,7 @@ def parse_period(params: dict[str, str], today: dt.date, *, allow_all: bool = Fa
         return None
     if not year_text:
         return Period.year(today.year)
-    if not year_text.isdigit() or not 1900 <= int(year_text) <= 2200:
+    if not year_text.isdecimal() or not 1900 <= int(year_text) <= 2200:
         raise ValidationError({"year": lazy_gettext("Please give a year such as 2025.")})
     return Period.year(int(year_text))
 
@@ -95,7 +95,7 @@ def parse_id(text: str, name: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 18:
+    if not text.isdecimal() or len(text) > 18:
         raise ValidationError({name: lazy_gettext("Unknown choice.")})
     return int(text)
 

@@ -37,7 +37,7 @@ async def describe_target(db: AsyncSession, reporter: User, kind: str, ref: str)
             raise ValidationError(message=lazy_gettext("You cannot report yourself."))
         return person.handle, f"{person.public_name} (@{person.handle})"
     if kind == "entry":
-        entry = await db.get(TimeEntry, int(ref)) if ref.isdigit() else None
+        entry = await db.get(TimeEntry, int(ref)) if ref.isdecimal() else None
         if entry is None:
             raise NotFound(lazy_gettext("This entry does not exist."))
         owner = await db.get(Association, entry.association_id)

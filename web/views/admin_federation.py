@@ -148,7 +148,7 @@ async def retry(request: Request) -> Response:
     instance = _instance(request)
     async with instance.sessions() as db:
         try:
-            if form.text("delivery_id").isdigit():
+            if form.text("delivery_id").isdecimal():
                 row = await admin_queue.retry_delivery(db, admin, int(form.text("delivery_id")))
                 message = _("The delivery to %(inbox)s will be tried again now.", inbox=row.inbox)
             else:
