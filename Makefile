@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint messages
+.PHONY: install demo test lint messages browser
 
 $(BIN)/benevalibre: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+browser: install
+	$(BIN)/pytest tests/browser
 
 messages: install
 	$(BIN)/python tools/messages.py

@@ -13,7 +13,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from instance.i18n import get_language
+from instance.i18n import get_language, ngettext
 from instance.i18n import gettext as _
 from instance.services.attestations import Attestation
 
@@ -82,13 +82,13 @@ def _intro(attestation: Attestation) -> str:
     name = volunteer.display_name or volunteer.public_name
     return _(
         "The association %(association)s certifies that %(volunteer)s took part in its activities as a "
-        "volunteer between %(start)s and %(end)s, for %(hours)s in all (%(count)s approved entries).",
+        "volunteer between %(start)s and %(end)s, for %(hours)s in all (%(entries)s).",
         association=attestation.association.name,
         volunteer=name,
         start=day(attestation.period.start),
         end=day(attestation.period.end),
         hours=duration(attestation.minutes),
-        count=attestation.count,
+        entries=ngettext("%(num)s approved entry", "%(num)s approved entries", attestation.count),
     )
 
 
