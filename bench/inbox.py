@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -89,6 +90,17 @@ def serve(address: str, port: int) -> None:
     with cProfile.Profile() as profiler:
         uvicorn.run(app, host=address, port=port, log_level="warning", log_config=None, access_log=False)
     profiler.dump_stats(profile)
+
+
+def work() -> None:
+    """``benevalibre worker``, profiled into ``BENCH_PROFILE`` + ``.worker`` (the bench runs it so when set)."""
+    import cProfile
+
+    from web.cli import main as cli
+
+    with cProfile.Profile() as profiler, contextlib.suppress(SystemExit):
+        cli(["worker"])
+    profiler.dump_stats(os.environ["BENCH_PROFILE"] + ".worker")
 
 
 # -- the senders' actor documents ----------------------------------------------------------------------------
@@ -349,7 +361,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     database = folder / "benevalibre.sqlite3"
     stored = waiting_items(database)
     start = time.perf_counter()
-    worker = subprocess.Popen(command("worker"), env=env, cwd=ROOT)  # noqa: S603
+    profiled = [sys.executable, str(Path(__file__).resolve()), "--work"]
+    working = profiled if env.get("BENCH_PROFILE") else command("worker")
+    worker = subprocess.Popen(working, env=env, cwd=ROOT)  # noqa: S603
     try:
         while waiting_items(database) and time.perf_counter() - start < args.drain_timeout:
             time.sleep(0.2)
@@ -374,6 +388,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--work"]:
+        work()
+        return
     if len(sys.argv) == 4 and sys.argv[1] == "--serve":
         serve(sys.argv[2], int(sys.argv[3]))
         return

@@ -192,7 +192,7 @@ class DeliveryTask:
             now = utcnow()
             domain = await domain_row(db, row.domain)
             try:
-                await policy.check_domain(db, self.settings, row.domain)
+                await self.client.policy.check_domain(db, row.domain)
                 owner = await signer_owner(db, self.settings, row.signer)
             except (policy.DomainRefused, LookupError) as error:
                 self._final(row, f"refused: {error}")

@@ -3,10 +3,12 @@
 A domain is "seen" when a delivery goes to it or one of its actors is cached; the task gives each such domain a
 ``FederatedDomain`` row, then reads ``/.well-known/nodeinfo`` and the 2.1 (else 2.0) document it links to, through
 the federation client (so the domain policy and the address checks apply), and stores the software's name and
-version. The task looks for domains to read once a minute (the first time a minute after the worker starts), not
-at every round of the worker. A domain is read again after a week; one that did not answer is tried again then
-too. Blocked and unavailable domains are left alone (an unavailable one is read once it answers deliveries
-again). A domain is claimed by setting ``nodeinfo_checked_at`` first, so several workers never read it at once.
+version. The well-known document is asked on the origin of one of the domain's actors (or inboxes), with its
+scheme and port, and on ``https://<domain>`` when none is known. The task looks for domains to read once a
+minute (the first time a minute after the worker starts), not at every round of the worker. A domain is read
+again after a week; one that did not answer is tried again then too. Blocked and unavailable domains are left
+alone (an unavailable one is read once it answers deliveries again). A domain is claimed by setting
+``nodeinfo_checked_at`` first, so several workers never read it at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import datetime as dt
 import logging
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import or_, select, update
@@ -23,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from federation.client import FederationClient, FetchError
 from federation.delivery import domain_row
 from federation.discovery import NODEINFO_SCHEMAS
-from instance.models import FederatedDomain, RemoteActor, utcnow
+from instance.models import Delivery, FederatedDomain, RemoteActor, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +133,25 @@ class NodeInfoTask:
                 claimed.append((domain_id, domain))
         return claimed
 
+    async def origin(self, domain: str) -> str:
+        """``scheme://host[:port]`` of a known actor (else inbox) of ``domain``; ``https://<domain>`` if none."""
+        async with self.sessions() as db:
+            url = await db.scalar(select(RemoteActor.uri).where(RemoteActor.domain == domain).limit(1))
+            if url is None:
+                url = await db.scalar(select(Delivery.inbox).where(Delivery.domain == domain).limit(1))
+        parts = urlsplit(url or "")
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.scheme in ("http", "https") and (parts.hostname or "").lower() == domain:
+            return f"{parts.scheme}://{domain}" + (f":{port}" if port else "")
+        return f"https://{domain}"
+
     async def read(self, domain_id: int, domain: str) -> None:
         """Fetch the NodeInfo of ``domain`` and store its software; a failure is logged and left for next week."""
         try:
-            well_known = await self.client.fetch_jrd(f"https://{domain}/.well-known/nodeinfo")
+            well_known = await self.client.fetch_jrd(f"{await self.origin(domain)}/.well-known/nodeinfo")
             link = nodeinfo_link(well_known)
             if link is None:
                 raise FetchError("no NodeInfo 2.1 or 2.0 link")

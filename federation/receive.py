@@ -11,6 +11,10 @@ An actor that deletes itself can usually no longer serve its key (410 Gone or 40
 ``Delete`` from an actor we never knew answers 202 at once, fetching nothing and storing nothing (servers send it
 to every instance they ever talked to); from an actor we know, it is verified with the key we cached, without
 fetching it again, and stored, and the worker then forgets the actor's follows and cached document.
+
+For speed, the domain policy comes from the client's ``PolicyCache``, verified keys from a ``SignerCache``
+(``federation.remote``) and the rows of concurrent requests are stored together by an :class:`InboxWriter`;
+none of them changes what is refused or accepted (docs/performance.md, "Inbox").
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -67,13 +71,34 @@ class Incoming:
     recipient: str
 
 
+MAX_DEPTH = 64  # real activities nest a few levels; deeper ones only tie up the parser and the stack
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether ``value`` nests objects and arrays more than :data:`MAX_DEPTH` levels (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > MAX_DEPTH:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
 def parse_activity(body: bytes) -> dict[str, Any]:
     try:
         activity = json.loads(body)
+    except RecursionError as error:
+        raise Refused(400, "the body is nested too deeply") from error
     except (ValueError, UnicodeDecodeError) as error:
         raise Refused(400, "the body is not JSON") from error
     if not isinstance(activity, dict):
         raise Refused(400, "the body is not a JSON object")
+    if _too_deep(activity):
+        raise Refused(400, "the body is nested too deeply")
     if not isinstance(activity.get("id"), str) or not activity["id"]:
         raise Refused(400, "the activity has no id")
     if len(activity["id"]) > 500:
@@ -267,7 +292,8 @@ class InboxWriter:
     statement and one commit, then answers each request: True when its row was stored, False when its activity
     id was already known (stored before, or earlier in the same batch). Rows that arrive while a batch is being
     written make the next batch, so a lone request waits for one commit only. A request is never answered
-    before its row is committed; if the write fails, every request of the batch gets the error.
+    before its row is committed; if a batch fails, its rows are written one by one, and only a row that still
+    fails makes its request fail.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], size: int = 500) -> None:
@@ -288,27 +314,48 @@ class InboxWriter:
             batch, self._waiting = self._waiting[: self.size], self._waiting[self.size :]
             try:
                 stored = await self._write([row for row, _answer in batch])
-            except Exception as error:  # every request of the batch answers the failure (500), none a 202
-                for _row_values, answer in batch:
-                    if not answer.done():
-                        answer.set_exception(error)
+            except Exception as error:  # one bad row must not fail the others: write them one by one
+                if len(batch) == 1:
+                    self._answer(batch, error=error)
+                else:
+                    for one in batch:
+                        await self._write_alone(one)
                 continue
-            for row, answer in batch:
-                if not answer.done():
-                    answer.set_result(stored.pop(row["activity_id"], False))
+            self._answer(batch, stored=stored)
+
+    async def _write_alone(self, waiting: tuple[dict[str, Any], asyncio.Future[bool]]) -> None:
+        try:
+            stored = await self._write([waiting[0]])
+        except Exception as error:  # this request answers the failure (500), never a 202
+            self._answer([waiting], error=error)
+        else:
+            self._answer([waiting], stored=stored)
+
+    @staticmethod
+    def _answer(
+        batch: list[tuple[dict[str, Any], asyncio.Future[bool]]],
+        *,
+        stored: dict[str, bool] | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        for row, answer in batch:
+            if answer.done():
+                continue
+            if error is not None:
+                answer.set_exception(error)
+            else:
+                answer.set_result((stored or {}).pop(row["activity_id"], False))
 
     async def _write(self, rows: list[dict[str, Any]]) -> dict[str, bool]:
         """Insert the rows whose activity id is new; the ids inserted, each mapped to True (once)."""
         unique = list({row["activity_id"]: row for row in reversed(rows)}.values())
+        table: Table = InboxItem.__table__  # type: ignore[assignment]  # a mapped class's table is a Table
         async with self.sessions() as db:
-            bind = db.get_bind()
-            insert = sqlite_insert if bind.dialect.name == "sqlite" else postgresql_insert
+            connection = await db.connection()
+            insert = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
             statement = (
-                insert(InboxItem)
-                .values(unique)
-                .on_conflict_do_nothing(index_elements=["activity_id"])
-                .returning(InboxItem.activity_id)
+                insert(table).on_conflict_do_nothing(index_elements=["activity_id"]).returning(table.c.activity_id)
             )
-            inserted = (await db.scalars(statement)).all()
+            inserted = (await connection.execute(statement, unique)).scalars().all()
             await db.commit()
         return dict.fromkeys(inserted, True)

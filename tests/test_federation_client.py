@@ -214,3 +214,28 @@ async def test_a_connection_without_a_checked_address_is_refused(pair: Pair) -> 
         await client.aclose()
         await server.stop()
     assert server.hosts == []
+
+
+async def test_a_proxy_named_in_the_environment_is_not_used(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    server, proxy = TinyServer(), TinyServer()
+    await server.start("127.0.0.2")
+    await proxy.start("127.0.0.3")
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.3:{proxy.port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    async def checked(host: str, port: int) -> list[str]:
+        return ["127.0.0.2"]
+
+    settings = dataclasses.replace(pair.a.instance.settings, dev_mode=True)
+    client = FederationClient(settings, pair.a.instance.sessions, None, checked)
+    try:
+        found = await client.fetch(f"http://localhost:{server.port}/doc")
+    finally:
+        await client.aclose()
+        await server.stop()
+        await proxy.stop()
+    assert found["id"] == f"http://localhost:{server.port}/doc"
+    assert server.hosts == [f"localhost:{server.port}"]
+    assert proxy.hosts == []

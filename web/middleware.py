@@ -26,7 +26,7 @@ SECURITY_HEADERS = {
 
 def is_inbox_post(scope: Scope) -> bool:
     """A POST to an ActivityPub inbox (``/inbox``, ``/actor/inbox``, ``/users/{handle}/inbox``...)."""
-    return scope["method"] == "POST" and scope["path"].endswith("/inbox")
+    return bool(scope["method"] == "POST" and str(scope["path"]).endswith("/inbox"))
 
 
 class RequestContextMiddleware:
