@@ -335,7 +335,7 @@ async def test_signed_semantically_wrong_activities_are_ignored(
 
 
 @pytest.mark.parametrize("kind", ["list", "dict"])
-@pytest.mark.parametrize("depth", [100, 1_000, 100_000])
+@pytest.mark.parametrize("depth", [100, 1_000, 50_000])
 async def test_deeply_nested_bodies_are_refused(target: Target, kind: str, depth: int) -> None:
     for keys in (None, target.alice):
         response = await target.post("/inbox", _deep(kind, depth), keys)
