@@ -301,7 +301,7 @@ class FederationClient:
 async def read_capped(response: httpx.Response, limit: int = MAX_BODY_BYTES, *, truncate: bool = False) -> bytes:
     """Read the body in chunks; past ``limit`` bytes stop, and refuse (or keep the start when ``truncate``)."""
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit and not truncate:
+    if declared.isdecimal() and int(declared) > limit and not truncate:
         raise FetchError(f"the body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0

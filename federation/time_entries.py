@@ -166,7 +166,7 @@ def local_catalog_id(settings: Settings, handle: str, kind: str, iri: str | None
         return ""
     prefix = urls.catalog_item(settings, handle, kind, 0)[:-1]
     rest = iri[len(prefix) :] if iri.startswith(prefix) else ""
-    return rest if rest.isascii() and rest.isdigit() and len(rest) <= 18 else "x"
+    return rest if rest.isascii() and rest.isdecimal() and len(rest) <= 18 else "x"
 
 
 def embedded(document: Any) -> dict[str, Any] | None:
@@ -178,6 +178,6 @@ def is_local_entry(settings: Settings, iri: str | None) -> int | None:
     """The id of a local entry named by ``iri``, else None."""
     prefix = urls.entry(settings, 0)[:-1]
     number = iri[len(prefix) :] if iri and iri.startswith(prefix) else ""
-    if not (number.isascii() and number.isdigit()) or len(number) > 18:  # an id that fits a database integer
+    if not (number.isascii() and number.isdecimal()) or len(number) > 18:  # an id that fits a database integer
         return None
     return int(number)

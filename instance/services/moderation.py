@@ -41,7 +41,7 @@ class QueueFilters:
 
         def number(name: str) -> int | None:
             text = params.get(name, "")
-            return int(text) if text.isdigit() else None
+            return int(text) if text.isdecimal() else None
 
         def date(name: str) -> dt.date | None:
             try:
@@ -171,7 +171,7 @@ async def enter_for_member(
     member_text = values.get("member", "").strip()
     if member_text:
         ids = {m.id for m in await members(db, association)}
-        member_id = int(member_text) if member_text.isdigit() else None
+        member_id = int(member_text) if member_text.isdecimal() else None
         if member_id not in ids:
             errors["member"] = lazy_gettext("Please pick a member of this association.")
         participant = ""

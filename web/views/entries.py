@@ -28,7 +28,7 @@ from web.views.entry_forms import form_context, status_labels
 
 def page_number(request: Request) -> int:
     text = request.query_params.get("page", "1")
-    return int(text) if text.isdigit() else 1
+    return int(text) if text.isdecimal() else 1
 
 
 async def my_entries(request: Request) -> Response:

@@ -43,7 +43,7 @@ def public_url(request: Request, base_url: str) -> str:
 async def _read_body(request: Request) -> bytes | None:
     """The body, or None when it exceeds the cap (read in chunks, never all at once)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared.isdecimal() and int(declared) > MAX_BODY_BYTES:
         return None
     chunks: list[bytes] = []
     size = 0

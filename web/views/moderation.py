@@ -37,7 +37,7 @@ async def queue_page(request: Request) -> Response:
     page_text = request.query_params.get("page", "1")
     async with request.app.state.instance.sessions() as db:
         association = await visible_association(db, request.path_params["handle"], user)
-        page = await service.queue(db, user, association, filters, int(page_text) if page_text.isdigit() else 1)
+        page = await service.queue(db, user, association, filters, int(page_text) if page_text.isdecimal() else 1)
         labels = await labels_for(db, page.entries)
         choices = await entry_choices(db, association, [filters.category, filters.project])
         members = await service.members(db, association)
@@ -69,7 +69,7 @@ async def decide(request: Request) -> Response:
     for key, verb in (("approve_only", "approve"), ("reject_only", "reject")):
         if form.text(key):
             ids_text, action = [form.text(key)], verb
-    ids = [int(i) for i in ids_text if i.isdigit()]
+    ids = [int(i) for i in ids_text if i.isdecimal()]
     handle = request.path_params["handle"]
     async with request.app.state.instance.sessions() as db:
         association = await visible_association(db, handle, user)

@@ -196,7 +196,7 @@ def _year(values: dict[str, str]) -> int:
     text = values.get("year", "").strip()
     if not text:
         return today().year - 1 if today().month <= 6 else today().year
-    if not text.isdigit() or not 1900 <= int(text) <= 2200:
+    if not text.isdecimal() or not 1900 <= int(text) <= 2200:
         raise ValidationError({"year": lazy_gettext("Please give a year such as 2025.")})
     return int(text)
 
@@ -300,7 +300,7 @@ async def admin_statistics(request: Request) -> Response:
     text = values.get("year", "").strip()
     year: int | None = None
     if text and text != "all":
-        if not text.isdigit() or not 1900 <= int(text) <= 2200:
+        if not text.isdecimal() or not 1900 <= int(text) <= 2200:
             raise ValidationError({"year": lazy_gettext("Please give a year such as 2025.")})
         year = int(text)
     async with _instance(request).sessions() as db:
