@@ -33,7 +33,7 @@ from instance.models import Follow, FollowState, InboxItem
 from tests.federation_support import AP, Pair
 
 DATA = Path(__file__).parent / "data" / "interop"
-VECTOR = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "fedify-follow-with-proof.json"
+VECTOR = Path(__file__).parent / "federation" / "data" / "fedify-follow-with-proof.json"  # as made by Fedify 2.3.6
 TARGET = "https://b.test/associations/restos"
 SERVERS = ("mastodon", "lemmy", "mobilizon", "fedify")
 
@@ -203,7 +203,7 @@ async def test_a_follow_with_a_broken_proof_is_refused(restos: Pair) -> None:
 
 
 async def test_the_follow_captured_from_fedify_with_its_proof_is_accepted(restos: Pair) -> None:
-    """The Follow Fedify 2.3.6 sent (``../shared/vectors``), proof and all, from its actor document; only the RSA
+    """The Follow Fedify 2.3.6 sent (``tests/federation/data``), proof and all, from its actor document; only the RSA
     key is ours, since the HTTP signature is made again for this request."""
     vector = json.loads(VECTOR.read_text())
     pair_rsa = keys.generate_rsa()
