@@ -74,18 +74,26 @@ class Incoming:
 MAX_DEPTH = 64  # real activities nest a few levels; deeper ones only tie up the parser and the stack
 
 
-def _too_deep(value: Any) -> bool:
-    """Whether ``value`` nests objects and arrays more than :data:`MAX_DEPTH` levels (walked without recursion)."""
+def _unusable(value: Any) -> str:
+    """Why ``value`` cannot be kept, walked without recursion: objects and arrays nested more than
+    :data:`MAX_DEPTH` levels, or a NUL character (no database text holds one); empty when it can."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        if isinstance(node, dict):
+            if any("\x00" in key for key in node):
+                return "the body holds a NUL character"
+            children = list(node.values())
+        else:
+            children = node
         for child in children:
+            if isinstance(child, str) and "\x00" in child:
+                return "the body holds a NUL character"
             if isinstance(child, dict | list):
                 if depth + 1 > MAX_DEPTH:
-                    return True
+                    return "the body is nested too deeply"
                 stack.append((child, depth + 1))
-    return False
+    return ""
 
 
 def parse_activity(body: bytes) -> dict[str, Any]:
@@ -97,8 +105,9 @@ def parse_activity(body: bytes) -> dict[str, Any]:
         raise Refused(400, "the body is not JSON") from error
     if not isinstance(activity, dict):
         raise Refused(400, "the body is not a JSON object")
-    if _too_deep(activity):
-        raise Refused(400, "the body is nested too deeply")
+    reason = _unusable(activity)
+    if reason:
+        raise Refused(400, reason)
     if not isinstance(activity.get("id"), str) or not activity["id"]:
         raise Refused(400, "the activity has no id")
     if len(activity["id"]) > 500:

@@ -356,3 +356,12 @@ async def test_bodies_over_the_cap_are_refused_in_bounded_memory(target: Target,
         assert response.status_code == 413
         assert peak < MAX_PEAK, peak
         await target.unchanged()
+
+
+async def test_a_nul_character_is_refused(target: Target) -> None:
+    """No database text holds a NUL character (PostgreSQL refuses it): such an activity is refused, not stored."""
+    for field in ("type", "summary"):
+        activity = {"id": f"https://a.test/nul/{field}", "type": "Like", "actor": ALICE, field: "Create\u0000"}
+        response = await target.post("/inbox", as_json(activity), target.alice)
+        assert response.status_code == 400 and "NUL" in response.text
+        await target.unchanged()
