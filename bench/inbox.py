@@ -72,12 +72,14 @@ def serve(address: str, port: int) -> None:
     import uvicorn
 
     from instance.logs import configure_logging
+    from instance.runtime import freeze_startup_heap
     from instance.settings import Settings
     from web.app import create_app
 
     settings = Settings.load()
     configure_logging(settings)
     app = create_app(settings)
+    freeze_startup_heap()  # as ``benevalibre serve`` does
     profile = os.environ.get("BENCH_PROFILE")
     if not profile:
         uvicorn.run(app, host=address, port=port, log_level="warning", log_config=None, access_log=False)

@@ -18,7 +18,7 @@ from instance import move_cli, ops_cli
 from instance.db import upgrade
 from instance.errors import DomainError, NotMigrated, ValidationError
 from instance.models import User
-from instance.runtime import Instance
+from instance.runtime import Instance, event_loop_factory
 from instance.services.accounts import create_user
 from instance.services.associations import create_association
 from instance.settings import Settings, SettingsError
@@ -137,7 +137,8 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> i
     handler: Handler = args.handler
     try:
         settings = Settings.load()
-        return asyncio.run(handler(args, settings))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            return runner.run(handler(args, settings))
     except SettingsError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
     except ValidationError as error:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+from collections.abc import Callable
+
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from instance.db import create_engine, session_factory
@@ -37,3 +41,20 @@ class Instance:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (Linux and macOS), else asyncio's own (``None``)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is installed wherever it builds
+        return None
+    return uvloop.new_event_loop
+
+
+def freeze_startup_heap() -> None:
+    """Set what start-up allocated (modules, routes, templates, the app) apart from the garbage collector, once the
+    process is ready to serve: its full collections then walk only what serving allocates, and pause requests for
+    a few milliseconds instead of tens."""
+    gc.collect()
+    gc.freeze()

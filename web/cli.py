@@ -18,7 +18,7 @@ from federation.runtime import Federation
 from instance import cli
 from instance.db import check_migrations
 from instance.logs import configure_logging
-from instance.runtime import Instance
+from instance.runtime import Instance, freeze_startup_heap
 from instance.services.health import heartbeat_writer
 from instance.settings import Settings
 from instance.worker import Worker
@@ -63,6 +63,7 @@ async def _ensure_migrated(settings: Settings) -> None:
 async def serve(settings: Settings, host: str, port: int) -> None:
     configure_logging(settings)
     app = create_app(settings, run_worker=settings.worker_in_process)
+    freeze_startup_heap()
     config = uvicorn.Config(
         app,
         host=host,
@@ -91,6 +92,7 @@ async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         settings.worker_poll_interval,
         heartbeat=heartbeat_writer(instance.sessions),
     )
+    freeze_startup_heap()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
