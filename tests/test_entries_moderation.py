@@ -9,7 +9,17 @@ import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
-from instance.models import Association, Notification, OutgoingMail, TimeEntry, User
+from instance.models import (
+    Association,
+    Handle,
+    Membership,
+    MembershipStatus,
+    Notification,
+    OutgoingMail,
+    Role,
+    TimeEntry,
+    User,
+)
 from instance.runtime import Instance
 from instance.services.entry_notices import DigestTask
 from tests.conftest import log_in, make_client
@@ -213,3 +223,45 @@ async def test_daily_digest_replaces_the_mail_per_entry(
     [digest] = await mails_to(instance, "owner@example.org")
     assert digest.subject == "3 entries wait for approval in Restos"
     assert "https://a.test/associations/restos/moderation" in digest.body
+
+
+async def test_a_large_association_filters_its_queue_by_part_of_a_name(
+    client: httpx.AsyncClient, app: Starlette, instance: Instance
+) -> None:
+    owner = await person(instance, "owner", client)
+    restos = await association(instance, owner)
+    category = (await category_ids(instance, restos))[0]
+    await log_three(app, instance, category)
+    base = "/associations/restos/moderation"
+    small = await client.get(base)
+    assert 'name="member"' in small.text and 'name="who"' not in small.text  # a few members: a list
+
+    # Past MEMBER_CHOICES members, the list would weigh more than the page: a name to search instead
+    async with instance.sessions() as db:
+        role = await db.scalar(select(Role).where(Role.association_id == restos.id, Role.is_default.is_(True)))
+        assert role is not None
+        db.add_all(Handle(handle=f"m{n}", kind="user") for n in range(200))
+        await db.flush()
+        crowd = [User(email=f"m{n}@example.org", handle=f"m{n}", display_name=f"Membre {n}") for n in range(200)]
+        db.add_all(crowd)
+        await db.flush()
+        db.add_all(
+            Membership(association_id=restos.id, user_id=u.id, role_id=role.id, status=MembershipStatus.ACTIVE)
+            for u in crowd
+        )
+        await db.commit()
+    form = {"participant_name": "Zoé 100% bénévole", **entry_form(category, title="Sans compte")}
+    assert (await post(client, "/associations/restos/moderation/new", form)).status_code == 303  # approved at once
+    large = await client.get(base)
+    assert 'name="who"' in large.text and "Membre 17" not in large.text
+
+    def titles(page: httpx.Response) -> set[str]:
+        return {t for t in ("Tri", "Collecte", "Accueil", "Sans compte") if f"<strong>{t}</strong>" in page.text}
+
+    assert titles(await client.get(f"{base}?who=ALI&status=all")) == {"Tri", "Collecte"}  # Alice Martin, any case
+    assert titles(await client.get(f"{base}?who=bob&status=all")) == {"Accueil"}  # by handle too
+    assert titles(await client.get(f"{base}?who=zo%C3%A9&status=all")) == {"Sans compte"}  # without an account
+    assert titles(await client.get(f"{base}?who=%25&status=all")) == {"Sans compte"}  # % is no wildcard
+    assert titles(await client.get(f"{base}?who=nobody&status=all")) == set()
+    page = await client.get(f"{base}?who=ali&status=all")
+    assert 'value="ali"' in page.text and "who=ali" in page.text  # kept in the form and the links

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+from starlette.routing import BaseRoute, NoMatchFound
 
 from instance import i18n
 from instance.settings import Settings
@@ -60,6 +62,37 @@ def create_environment() -> jinja2.Environment:
     return env
 
 
+class RouteIndex:
+    """``url_path_for`` that remembers which route answers each (name, parameters): Starlette's tries every route in
+    turn, and a page that links a hundred times would pay for it a hundred times."""
+
+    def __init__(self, routes: list[BaseRoute]) -> None:
+        self.routes = routes
+        self.found: dict[tuple[str, tuple[str, ...]], BaseRoute] = {}
+
+    def path(self, name: str, **params: Any) -> str:
+        key = (name, tuple(sorted(params)))
+        route = self.found.get(key)
+        if route is not None:
+            return str(route.url_path_for(name, **params))
+        for route in self.routes:
+            try:
+                path = route.url_path_for(name, **params)
+            except NoMatchFound:
+                continue
+            self.found[key] = route
+            return str(path)
+        raise NoMatchFound(name, params)
+
+
+def route_index(app: Starlette) -> RouteIndex:
+    """The app's ``RouteIndex``, made on first use."""
+    index: RouteIndex | None = getattr(app.state, "route_index", None)
+    if index is None:
+        index = app.state.route_index = RouteIndex(app.router.routes)
+    return index
+
+
 def site_settings(request: Request) -> Settings:
     """The instance's settings as its admins set them (``request.state.site``), else those of the environment."""
     site = getattr(request.state, "site", None)
@@ -84,7 +117,7 @@ def render(
         "language": i18n.get_language(),
         "instance_name": settings.instance_name,
         "settings": settings,
-        "url": lambda name, **params: str(request.app.url_path_for(name, **params)),
+        "url": route_index(request.app).path,
         "flashes": pop_flashes(request),
     }
     values.update(context or {})

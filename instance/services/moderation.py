@@ -24,6 +24,8 @@ from instance.services.entries import add_entry, clean_entry
 from instance.services.entry_notices import notify_decisions
 
 PAGE_SIZE = 50
+MEMBER_CHOICES = 200  # up to this many members, the queue's member filter is a list; beyond, a name to search
+MAX_REASON = 2000  # what a manager writes when rejecting entries (sent to the volunteer, and to their server)
 
 
 @dataclass
@@ -34,6 +36,7 @@ class QueueFilters:
     status: EntryStatus | None = EntryStatus.PENDING
     date_from: dt.date | None = None
     date_to: dt.date | None = None
+    who: str = ""  # part of the volunteer's name (members with an account, or participants without one)
 
     @classmethod
     def from_query(cls, params: Mapping[str, str]) -> QueueFilters:
@@ -51,7 +54,8 @@ class QueueFilters:
 
         status_text = params.get("status", "pending")
         status = EntryStatus(status_text) if status_text in set(EntryStatus) else None
-        return cls(number("member"), number("project"), number("category"), status, date("from"), date("to"))
+        who = " ".join(params.get("who", "").split())[:100]
+        return cls(number("member"), number("project"), number("category"), status, date("from"), date("to"), who)
 
     def apply(self, query: Select[Any]) -> Select[Any]:
         conditions = [
@@ -67,6 +71,16 @@ class QueueFilters:
             query = query.where(TimeEntry.start_date >= self.date_from)
         if self.date_to is not None:
             query = query.where(TimeEntry.start_date <= self.date_to)
+        if self.who:
+            named = select(User.id).where(
+                User.pseudonym.icontains(self.who, autoescape=True)
+                | User.display_name.icontains(self.who, autoescape=True)
+                | User.handle.icontains(self.who, autoescape=True)
+            )
+            query = query.where(
+                TimeEntry.user_id.in_(named.scalar_subquery())
+                | TimeEntry.participant_name.icontains(self.who, autoescape=True)
+            )
         return query
 
 
@@ -113,6 +127,17 @@ async def members(db: AsyncSession, association: Association) -> list[Member]:
     return sorted(found, key=lambda member: member.public_name.casefold())
 
 
+async def member_choices(db: AsyncSession, association: Association) -> list[Member] | None:
+    """The members to list in the queue's filter, or ``None`` when there are too many to list (then the filter
+    searches by name)."""
+    count = await db.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(Membership.association_id == association.id, Membership.status == MembershipStatus.ACTIVE)
+    )
+    return await members(db, association) if (count or 0) <= MEMBER_CHOICES else None
+
+
 async def decide(
     db: AsyncSession, user: User, association: Association, entry_ids: Sequence[int], approve: bool, reason: str = ""
 ) -> list[TimeEntry]:
@@ -123,6 +148,8 @@ async def decide(
         raise ValidationError(message=lazy_gettext("Please tick at least one entry."))
     if not approve and not reason:
         raise ValidationError({"reason": lazy_gettext("Please say why, so the volunteer can correct it.")})
+    if len(reason) > MAX_REASON:
+        raise ValidationError({"reason": lazy_gettext("Use at most %(n)s characters.", n=MAX_REASON)})
     rows = await db.scalars(
         select(TimeEntry).where(TimeEntry.association_id == association.id, TimeEntry.id.in_(list(entry_ids)))
     )

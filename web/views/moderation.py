@@ -23,7 +23,7 @@ from web.forms import Form
 from web.templating import flash, render
 from web.views.entry_forms import form_context, status_labels
 
-FILTER_KEYS = ("member", "project", "category", "status", "from", "to")
+FILTER_KEYS = ("member", "who", "project", "category", "status", "from", "to")
 
 
 def _back(request: Request, handle: str, query: str = "") -> RedirectResponse:
@@ -40,7 +40,7 @@ async def queue_page(request: Request) -> Response:
         page = await service.queue(db, user, association, filters, int(page_text) if page_text.isdecimal() else 1)
         labels = await labels_for(db, page.entries)
         choices = await entry_choices(db, association, [filters.category, filters.project])
-        members = await service.members(db, association)
+        members = await service.member_choices(db, association)
         digest = await service.wants_digest(db, user, association)
     query = {k: request.query_params[k] for k in FILTER_KEYS if k in request.query_params}
     context: dict[str, Any] = {
