@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
-from bovine.crypto.helper import content_digest_sha256
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -42,6 +41,7 @@ from federation.httpsig_common import (
     timestamp,
 )
 from federation.keys import load_rsa_private
+from federation.multibase import digest_header
 
 __all__ = [
     "CavageSignature",
@@ -98,7 +98,7 @@ def sign_request(
     result["Date"] = format_datetime(now or datetime.now(UTC), usegmt=True)
     covered = ["(request-target)", "host", "date"]
     if body is not None:
-        result["Digest"] = content_digest_sha256(body, prefix="SHA-256")
+        result["Digest"] = digest_header(body)
         covered.append("digest")
     values = lower_headers(result)
     lines = [_line(name, method, url, values, None) for name in covered]

@@ -12,12 +12,13 @@ import binascii
 import os
 from dataclasses import dataclass
 
-from bovine.crypto.multibase import multibase_58btc_encode, multibase_decode
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from federation.multibase import decode_base58btc, encode_base58btc
 
 RSA_KEY_BITS = 2048
 ED25519_MULTICODEC = b"\xed\x01"
@@ -107,7 +108,7 @@ def load_public_pem(pem: str) -> rsa.RSAPublicKey | ed25519.Ed25519PublicKey:
 def encode_multikey(key: ed25519.Ed25519PublicKey) -> str:
     """Encode an Ed25519 public key as a Multikey ``publicKeyMultibase`` (``z6Mk...``)."""
     raw = key.public_bytes(encoding=serialization.Encoding.Raw, format=serialization.PublicFormat.Raw)
-    return multibase_58btc_encode(ED25519_MULTICODEC + raw)
+    return encode_base58btc(ED25519_MULTICODEC + raw)
 
 
 def decode_multikey(value: str) -> ed25519.Ed25519PublicKey:
@@ -115,7 +116,7 @@ def decode_multikey(value: str) -> ed25519.Ed25519PublicKey:
     if not isinstance(value, str) or not value.startswith("z"):
         raise KeyFormatError("publicKeyMultibase is not base58btc multibase")
     try:
-        data = multibase_decode(value)
+        data = decode_base58btc(value)
     except ValueError as error:
         raise KeyFormatError("publicKeyMultibase is not valid base58btc") from error
     if data[:2] != ED25519_MULTICODEC:

@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jcs
-from bovine.crypto.multibase import multibase_58btc_encode, multibase_decode
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from federation.jsonld import as_list
 from federation.keys import KeyFormatError, decode_multikey, load_ed25519_private
+from federation.multibase import decode_base58btc, encode_base58btc
 
 PROOF_TYPE = "DataIntegrityProof"
 CRYPTOSUITE = "eddsa-jcs-2022"
@@ -79,7 +79,7 @@ def sign(
         }
     )
     signature = key.sign(_hash_data(config, unsecured))
-    return {**unsecured, "proof": {**config, "proofValue": multibase_58btc_encode(signature)}}
+    return {**unsecured, "proof": {**config, "proofValue": encode_base58btc(signature)}}
 
 
 def proof_of(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -145,7 +145,7 @@ def _check_options(proof: Mapping[str, Any], purpose: str) -> bytes:
     if not isinstance(value, str) or not value.startswith("z"):
         raise ProofError("proofValue is not base58btc multibase")
     try:
-        signature = multibase_decode(value)
+        signature = decode_base58btc(value)
     except ValueError as error:
         raise ProofError("proofValue is not valid base58btc") from error
     if len(signature) != 64:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bovine.crypto.multibase import multibase_decode
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from federation import jsonld, keys
+from federation.multibase import decode_base58btc as multibase_decode
 
 VECTOR = Path(__file__).parent / "data" / "fedify-follow-with-proof.json"
 SECRET = "instance secret for tests"

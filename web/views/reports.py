@@ -21,7 +21,6 @@ from instance.i18n import gettext as _
 from instance.models import Association, Category, Membership, MembershipStatus, Project, User
 from instance.services import export_writers, exports
 from instance.services.access import require_permission, visible_association
-from instance.services.attestation_pdf import attestation_pdf
 from instance.services.attestations import build_attestation
 from instance.services.cec import ONE_ASSOCIATION_MINUTES, TOTAL_MINUTES, cec_year
 from instance.services.report_filters import (
@@ -282,6 +281,8 @@ def _association_url(request: Request, attestation: Any) -> str:
 
 async def attestation_download(request: Request) -> Response:
     attestation = await _attestation(request)
+    from instance.services.attestation_pdf import attestation_pdf  # fpdf2 weighs ~19 MiB: loaded on first use
+
     pdf = attestation_pdf(attestation, _association_url(request, attestation))
     filename = f"attestation-{attestation.association.handle}-{attestation.period.start.year}.pdf"
     return Response(
