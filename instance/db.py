@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from instance import sqlite_driver
 from instance.errors import NotMigrated
 from instance.settings import Settings
 
@@ -25,6 +26,8 @@ def create_engine(settings: Settings, **options: Any) -> AsyncEngine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         options.setdefault("connect_args", {"timeout": 30})
+        if url.startswith("sqlite+aiosqlite"):
+            options.setdefault("module", sqlite_driver.module())
     else:
         options.setdefault("pool_pre_ping", True)
     engine = create_async_engine(url, **options)
