@@ -43,10 +43,18 @@ async def _inbox_of(db: AsyncSession, uri: str) -> list[str]:
     return [actor.delivery_inbox] if actor is not None else []
 
 
-async def _send_answer(db: AsyncSession, settings: Settings, kind: str, association: Association, row: Follow) -> None:
+async def _send_answer(
+    db: AsyncSession,
+    settings: Settings,
+    kind: str,
+    association: Association,
+    row: Follow,
+    follower: RemoteActor | None = None,
+) -> None:
     actor_id = urls.association_actor(settings, association.handle)
     activity = activities.answer(kind, actor_id, row.activity_id, row.follower_uri, actor_id)
-    await delivery.enqueue(db, activity, association_owner(association.id), await _inbox_of(db, row.follower_uri))
+    inboxes = [follower.delivery_inbox] if follower is not None else await _inbox_of(db, row.follower_uri)
+    await delivery.enqueue(db, activity, association_owner(association.id), inboxes)
 
 
 # -- remote followers of a local association -------------------------------------------------------------
@@ -59,20 +67,19 @@ async def receive_follow(
     when a manager accepts the request (``membership.approve``); the answer is sent then."""
     followed = urls.association_actor(settings, association.handle)
     row = await db.scalar(select(Follow).where(Follow.follower_uri == follower.uri, Follow.followed_uri == followed))
-    if row is None:
-        row = Follow(follower_uri=follower.uri, followed_uri=followed, association_id=association.id)
-        db.add(row)
-    row.activity_id = activity_id
     person = await mirrors.person_for(db, follower)
-    row.user_id = person.id
     membership = await membership_of(db, person, association)
     if membership is None:
         membership = await membership_service.join(db, settings, person, association)
+    if row is None:  # the row is written once its values are known: one statement, not one per value
+        row = Follow(follower_uri=follower.uri, followed_uri=followed, association_id=association.id)
+        db.add(row)
+    row.activity_id, row.user_id = activity_id, person.id
     row.state = FollowState.ACCEPTED if membership.status == MembershipStatus.ACTIVE else FollowState.PENDING
     row.decided_at = utcnow() if row.state == FollowState.ACCEPTED else None
     await db.flush()
     if row.state == FollowState.ACCEPTED:  # also answers a repeated Follow of an accepted follower
-        await _send_answer(db, settings, "Accept", association, row)
+        await _send_answer(db, settings, "Accept", association, row, follower)
     return row
 
 
