@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from federation import urls
+from federation.html_text import to_html
 from instance.models import Association, Category, Level, Project, User
 from instance.models.federation import ActorKey
 from instance.settings import Settings
@@ -46,7 +47,7 @@ def _actor(
         "type": kind,
         "preferredUsername": username,
         "name": name,
-        "summary": summary,
+        "summary": to_html(summary),
         "url": actor_id,
         "inbox": f"{actor_id}/inbox",
         "outbox": f"{actor_id}/outbox",
@@ -101,7 +102,7 @@ def catalog_object(settings: Settings, association: Association, item: CatalogIt
         "id": urls.catalog_item(settings, association.handle, kind, item.id),
         "type": urls.CATALOG_KINDS[kind],
         "name": item.name,
-        "summary": item.description,
+        "summary": item.description,  # plain text, as the catalog's readers (this protocol) expect
         "attributedTo": urls.association_actor(settings, association.handle),
     }
     if isinstance(item, Category):

@@ -4,8 +4,6 @@ kept and shown to them."""
 
 from __future__ import annotations
 
-import html
-import re
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,15 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from federation import delivery, follows, urls
 from federation import time_entries as wire
 from federation.actors import AS2, PUBLIC
+from federation.html_text import to_html, to_text
 from federation.jsonld import id_of
 from federation.local_keys import owner_of
 from federation.receive import origin
 from instance.models import Association, News
 from instance.services import news as news_service
 from instance.settings import Settings
-
-TAG_RE = re.compile(r"<[^>]*>")
-BREAK_RE = re.compile(r"<\s*(br|/p)\s*/?\s*>", re.IGNORECASE)
 
 
 def note_id(settings: Settings, association: Association, news: News) -> str:
@@ -31,8 +27,7 @@ def note_id(settings: Settings, association: Association, news: News) -> str:
 def note(settings: Settings, association: Association, news: News) -> dict[str, Any]:
     """The note as a public ``Note`` attributed to the association (its text escaped into paragraphs)."""
     actor = urls.association_actor(settings, association.handle)
-    paragraphs = [p for p in news.text.split("\n\n") if p.strip()]
-    content = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    content = to_html(news.text)
     return {
         "id": note_id(settings, association, news),
         "type": "Note",
@@ -65,12 +60,6 @@ async def send_news(db: AsyncSession, settings: Settings, news: News) -> None:
     await delivery.enqueue(db, activity, owner.owner, await follows.follower_inboxes(db, association))
 
 
-def plain_text(content: str) -> str:
-    """The text of a note's HTML ``content`` (tags dropped, entities decoded)."""
-    text = BREAK_RE.sub("\n", content)
-    return html.unescape(TAG_RE.sub("", text)).strip()
-
-
 async def receive_note(db: AsyncSession, association: Association, activity: dict[str, Any]) -> News | None:
     """A ``Create`` of a ``Note`` by a mirrored association: kept as its news, and shown to its members here."""
     document = activity.get("object")
@@ -80,7 +69,7 @@ async def receive_note(db: AsyncSession, association: Association, activity: dic
     content = document.get("content")
     if not note_uri or origin(note_uri) != origin(association.actor_uri or "") or not isinstance(content, str):
         return None
-    text = plain_text(content)
+    text = to_text(content)
     if not text:
         return None
     published = wire.parse_timestamp(document.get("published"))

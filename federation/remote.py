@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from federation.client import FederationClient, FetchError
+from federation.html_text import to_text
 from federation.httpsig_common import PublicKey
 from federation.jsonld import as_list, id_of
 from federation.keys import KeyFormatError, load_public_pem
@@ -108,7 +109,7 @@ def parse_actor(document: dict[str, Any]) -> dict[str, Any]:
         "preferred_username": _text(document.get("preferredUsername"), 300),
         "manually_approves": document.get("manuallyApprovesFollowers") is True,
         "url": id_of(document.get("url")) or "",
-        "summary": _text(document.get("summary"), 5000),
+        "summary": to_text(_text(document.get("summary"), 20000))[:5000],
         "catalog": _same_host(document.get("catalog"), host),
     }
 

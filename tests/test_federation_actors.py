@@ -149,7 +149,7 @@ async def test_an_association_is_a_group(client: httpx.AsyncClient, instance: In
     actor = f"{BASE}/associations/restos"
     assert group["id"] == actor and group["type"] == "Group"
     assert group["preferredUsername"] == "restos"
-    assert group["name"] == "Les Restos" and group["summary"] == "Repas chauds"
+    assert group["name"] == "Les Restos" and group["summary"] == "<p>Repas chauds</p>"
     assert group["url"] == actor
     assert group["inbox"] == f"{actor}/inbox"
     assert group["manuallyApprovesFollowers"] is True
