@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
-from sqlalchemy import Connection, insert, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, insert, make_url, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from instance import reference
 from instance.db import alembic_config, create_engine
@@ -247,10 +247,28 @@ async def load_entries(engine: AsyncEngine, plan: Plan) -> None:
             await connection.run_sync(index.create)
 
 
+async def create_database(url: str) -> None:
+    """Create the PostgreSQL database of ``url`` when it does not exist (the server's ``postgres`` one serves to)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("postgresql"):
+        return
+    server = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with server.connect() as connection:
+            found = await connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+            )
+            if not found:
+                await connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    finally:
+        await server.dispose()
+
+
 async def main() -> None:
     args = parse_args()
     data_dir = str(Path(__file__).parent / "data")
     settings = Settings(database_url=args.url, secret_key="bench", data_dir=data_dir)  # noqa: S106
+    await create_database(args.url)
     engine = create_engine(settings)
     started = time.perf_counter()
     async with engine.begin() as connection:
