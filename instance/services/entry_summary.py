@@ -90,22 +90,27 @@ async def summary_figures(
 ) -> Figures:
     figures = Figures()
     months = EntryMonthSummary
-    where = (months.association_id == association_id, months.year == year, months.status.in_(sorted(statuses)))
-    sums = (func.sum(months.entries), func.sum(months.minutes), func.sum(months.distance_km))
+    # the year's cells are read once (a materialized CTE), then summed along each dimension
+    cells = (
+        select(months.month, months.project_id, months.category_id, months.level_id, *_sums_of(months))
+        .where(months.association_id == association_id, months.year == year, months.status.in_(sorted(statuses)))
+        .cte("cells")
+        .prefix_with("MATERIALIZED")
+    )
+    sums = (func.sum(cells.c.entries), func.sum(cells.c.minutes), func.sum(cells.c.distance_km))
     none: ColumnElement[str] = literal_column("''")
     parts: list[Any] = [
-        select(literal_column(f"'{name}'"), column, none, *sums).where(*where).group_by(column)
+        select(literal_column(f"'{name}'"), column, none, *sums).group_by(column)
         for name, column in (
-            ("month", months.month),
-            ("project", months.project_id),
-            ("category", months.category_id),
-            ("level", months.level_id),
+            ("month", cells.c.month),
+            ("project", cells.c.project_id),
+            ("category", cells.c.category_id),
+            ("level", cells.c.level_id),
         )
     ]
     parts.append(
         select(literal_column("'common'"), literal_column("0"), Category.common_category, *sums)
-        .join(Category, Category.id == months.category_id)
-        .where(*where)
+        .join(Category, Category.id == cells.c.category_id)
         .group_by(Category.common_category)
     )
     for dimension, number, code, entries, minutes, km in await db.execute(union_all(*parts)):
@@ -219,6 +224,10 @@ def _distinct_list(column: Any, dialect: str) -> ColumnElement[str]:
     if dialect == "sqlite":
         return func.group_concat(distinct(column))
     return func.string_agg(distinct(cast(column, String)), ",")
+
+
+def _sums_of(months: type[EntryMonthSummary]) -> tuple[Any, ...]:
+    return (months.entries, months.minutes, months.distance_km)
 
 
 def _sums() -> tuple[ColumnElement[Any], ...]:
