@@ -12,11 +12,12 @@ Bodies are read in chunks and refused past 1 MiB; timeouts are 5 s to connect, 1
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import ipaddress
 import json
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -234,7 +235,7 @@ class FederationClient:
 
     async def fetch(self, url: str, signer: SigningKeys | None = None) -> dict[str, Any]:
         """Fetch an ActivityPub document; its ``id`` must be the final URL, else it is fetched once by its id."""
-        async with asyncio.timeout(TOTAL_SECONDS):
+        async with bounded(url, FetchError):
             document, final = await self._get_json(urldefrag(url).url, ACCEPT_AP, signer, activitypub=True)
             if document.get("id") == final:
                 return document
@@ -248,7 +249,7 @@ class FederationClient:
 
     async def fetch_jrd(self, url: str) -> dict[str, Any]:
         """Fetch a WebFinger (JRD) document, unsigned."""
-        async with asyncio.timeout(TOTAL_SECONDS):
+        async with bounded(url, FetchError):
             document, _final = await self._get_json(url, ACCEPT_JRD, None, activitypub=False)
             return document
 
@@ -293,9 +294,23 @@ class FederationClient:
         headers = sign_request(
             "POST", url, {"Content-Type": ACTIVITY_JSON, "Accept": ACCEPT_AP}, body, signer.rsa_key_id, signer.rsa
         )
-        async with asyncio.timeout(TOTAL_SECONDS), self.http.stream("POST", url, content=body, headers=headers) as got:
+        async with bounded(url, TimeoutError), self.http.stream("POST", url, content=body, headers=headers) as got:
             text = (await read_capped(got, limit=4096, truncate=True)).decode("utf-8", "replace")
             return PostResult(got.status_code, got.headers.get("retry-after"), text)
+
+
+@contextlib.asynccontextmanager
+async def bounded(url: str, error: type[Exception]) -> AsyncIterator[None]:
+    """Give up after ``TOTAL_SECONDS`` in all, raising ``error`` with the reason: the per-read timeouts never end a
+    request to a server that sends a byte now and then. A timeout from elsewhere goes on as it is."""
+    deadline = asyncio.timeout(TOTAL_SECONDS)
+    try:
+        async with deadline:
+            yield
+    except TimeoutError as timeout:
+        if not deadline.expired():
+            raise
+        raise error(f"{url}: no complete answer within {TOTAL_SECONDS:.0f} s") from timeout
 
 
 async def read_capped(response: httpx.Response, limit: int = MAX_BODY_BYTES, *, truncate: bool = False) -> bytes:
@@ -323,4 +338,21 @@ def parse_object(body: bytes) -> dict[str, Any]:
         raise FetchError("the body is not JSON") from error
     if not isinstance(document, dict):
         raise FetchError("the body is not a JSON object")
+    if _holds_nul(document):  # no database text can keep it (PostgreSQL refuses it), as the inbox refuses it
+        raise FetchError("the document holds a NUL character")
     return document
+
+
+def _holds_nul(document: Any) -> bool:
+    """Whether a string of ``document``, or a key, holds a NUL character (walked without recursion)."""
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str) and "\x00" in node:
+            return True
+        if isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False

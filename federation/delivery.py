@@ -154,9 +154,16 @@ def waits_for_domain(domain: FederatedDomain, now: dt.datetime) -> dt.datetime |
 
 
 class DeliveryTask:
-    """Worker task: send the due deliveries."""
+    """Worker task: send the due deliveries.
+
+    A round waits for its slowest inbox (up to the client's 30 s bound), so the worker runs ``loops`` rounds side
+    by side: a server that holds its connection holds up one round, while the others go on sending. In one
+    process, rounds claim one after the other and never take an inbox another round is sending to, so each inbox
+    still gets its activities in the order they were queued.
+    """
 
     name = "deliveries"
+    loops = 4
 
     def __init__(
         self, settings: Settings, sessions: async_sessionmaker[AsyncSession], client: FederationClient, batch: int = 20
@@ -165,15 +172,21 @@ class DeliveryTask:
         self.sessions = sessions
         self.client = client
         self.batch = batch
+        self._claiming = asyncio.Lock()  # SQLite has no SKIP LOCKED: two rounds must not claim at the same time
+        self._sending: set[str] = set()  # the inboxes this process's rounds are sending to
 
     async def run_once(self) -> int:
-        async with self.sessions() as db:
-            due = (Delivery.state == DeliveryState.PENDING) & (Delivery.next_attempt_at <= utcnow())
-            lock = self.settings.worker_lock_seconds
-            rows = await claim(db, Delivery, due, Delivery.next_attempt_at, limit=self.batch, lock_seconds=lock)
-        by_inbox: dict[str, list[int]] = {}
-        for row in rows:  # claimed in order: each inbox gets its activities in the order they were queued
-            by_inbox.setdefault(row.inbox, []).append(row.id)
+        async with self._claiming:
+            async with self.sessions() as db:
+                due = (Delivery.state == DeliveryState.PENDING) & (Delivery.next_attempt_at <= utcnow())
+                if self._sending:
+                    due = due & Delivery.inbox.not_in(self._sending)
+                lock = self.settings.worker_lock_seconds
+                rows = await claim(db, Delivery, due, Delivery.next_attempt_at, limit=self.batch, lock_seconds=lock)
+            by_inbox: dict[str, list[int]] = {}
+            for row in rows:  # claimed in order: each inbox gets its activities in the order they were queued
+                by_inbox.setdefault(row.inbox, []).append(row.id)
+            self._sending.update(by_inbox)
         parallel = asyncio.Semaphore(PARALLEL)
 
         async def in_order(ids: list[int]) -> None:
@@ -181,7 +194,10 @@ class DeliveryTask:
                 for delivery_id in ids:
                     await self.deliver(delivery_id)
 
-        await asyncio.gather(*(in_order(ids) for ids in by_inbox.values()))  # a slow server holds up only itself
+        try:
+            await asyncio.gather(*(in_order(ids) for ids in by_inbox.values()))  # a slow server holds up only itself
+        finally:
+            self._sending.difference_update(by_inbox)
         return len(rows)
 
     async def deliver(self, delivery_id: int) -> None:

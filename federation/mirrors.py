@@ -47,9 +47,10 @@ async def _free_handle(db: AsyncSession, actor: RemoteActor) -> str:
 
 async def _insert(db: AsyncSession, row: User | Association, actor: RemoteActor) -> bool:
     """Insert ``row`` with its handle in a savepoint; False when a concurrent request mirrored the actor first."""
-    try:
+    handle = await _free_handle(db, actor)  # read before the savepoint: on SQLite, a transaction that reads and
+    try:  # then writes fails at once when another connection wrote in between
         async with db.begin_nested():
-            row.handle = await _free_handle(db, actor)
+            row.handle = handle
             db.add(Handle(handle=row.handle, kind="remote"))
             await db.flush()
             db.add(row)
@@ -102,7 +103,8 @@ def refresh_profile(association: Association, actor: RemoteActor) -> None:
     """Copy what the remote association says of itself (after its actor was fetched again)."""
     association.name = (actor.name or association.name)[:150]
     association.description = actor.summary
-    association.website = actor.url[:300] if actor.url != actor.uri else ""
+    web_page = actor.url.lower().startswith(("https://", "http://")) and actor.url != actor.uri
+    association.website = actor.url[:300] if web_page else ""  # never a javascript: or data: link
     association.moderate_membership = actor.manually_approves
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from alembic import command
@@ -10,6 +11,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from instance import sqlite_driver
@@ -47,6 +49,51 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-32768")  # 32 MiB of page cache per connection
     cursor.close()
+
+
+# PostgreSQL SQLSTATEs that mean "not reachable now": class 08 (connection exception), the server shutting down or
+# starting up (57P01-57P03), too many connections (53300).
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+# SQLite's primary result codes that pass: busy, locked, read-only, I/O error, disk full, cannot open the file.
+_UNAVAILABLE_SQLITE_CODES = frozenset({5, 6, 8, 10, 13, 14})
+_DRIVER_MODULES = ("asyncpg", "aiosqlite", "sqlalchemy", "instance.sqlite_driver")
+
+
+def _raised_by_driver(traceback: TracebackType | None) -> bool:
+    while traceback is not None:
+        module = str(traceback.tb_frame.f_globals.get("__name__", ""))
+        if module.startswith(_DRIVER_MODULES):
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot be reached or used just now (stopped, restarting, unreachable,
+    out of connections, SQLite's file locked or unwritable), as opposed to a fault in a query: what is worth
+    answering "try again later" and retrying without counting it against a row."""
+    todo: list[BaseException] = [error]
+    seen: set[int] = set()
+    while todo and len(seen) < 20:
+        found = todo.pop()
+        if id(found) in seen:
+            continue
+        seen.add(id(found))
+        if isinstance(found, sa_exc.DBAPIError) and found.connection_invalidated:
+            return True
+        if isinstance(found, sa_exc.TimeoutError):  # no connection free in the pool in time
+            return True
+        if isinstance(found, OSError) and _raised_by_driver(found.__traceback__):  # refused, reset, timed out
+            return True
+        state = getattr(found, "sqlstate", None) or getattr(found, "pgcode", None)
+        if isinstance(state, str) and (state.startswith("08") or state in _UNAVAILABLE_SQLSTATES):
+            return True
+        code = getattr(found, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF in _UNAVAILABLE_SQLITE_CODES:
+            return True
+        causes = (getattr(found, "orig", None), found.__cause__, found.__context__)
+        todo.extend(cause for cause in causes if isinstance(cause, BaseException))
+    return False
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

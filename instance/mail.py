@@ -77,7 +77,7 @@ class MailTask:
         message = EmailMessage()
         message["From"] = settings.mail_from
         message["To"] = recipient
-        message["Subject"] = subject
+        message["Subject"] = " ".join(subject.split())  # one line: names from other servers may hold line breaks
         message["Message-ID"] = make_msgid(domain=settings.host.split(":")[0] or None)
         message.set_content(body)
         smtp_class = smtplib.SMTP_SSL if settings.smtp_security == "tls" else smtplib.SMTP

@@ -19,9 +19,12 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from instance.db import is_unavailable
 from instance.models.base import utcnow
 
 log = logging.getLogger(__name__)
+
+UNAVAILABLE_WAIT = 10.0  # at most this long between two tries of a task while the database is away
 
 Row = TypeVar("Row")
 
@@ -100,10 +103,15 @@ class Worker:
         return total
 
     async def run_forever(self) -> None:
-        """Run every task in its own loop, so that a slow one (deliveries to a server that answers late) never
-        holds up the others (received activities, mail); beat the heartbeat meanwhile."""
+        """Run every task in its own loop (or in ``task.loops`` of them, rounds side by side), so that a slow one
+        (deliveries to a server that answers late) never holds up the others (received activities, mail); beat the
+        heartbeat meanwhile."""
         log.info("worker started with tasks: %s", ", ".join(t.name for t in self.tasks))
-        loops = [asyncio.create_task(self._loop(task)) for task in self.tasks]
+        loops = [
+            asyncio.create_task(self._loop(task))
+            for task in self.tasks
+            for _loop in range(int(getattr(task, "loops", 1)))  # a task may run several rounds side by side
+        ]
         try:
             while not self.stopping.is_set():
                 await self.beat()
@@ -117,15 +125,27 @@ class Worker:
         log.info("worker stopped")
 
     async def _loop(self, task: Task) -> None:
+        away = 0  # rounds in a row that found the database unreachable
         while not self.stopping.is_set():
             try:
                 done = await task.run_once()
-            except Exception:  # a broken round must not stop the worker; each row records its own error
-                log.exception("worker task %s failed", task.name)
+            except Exception as error:  # a broken round must not stop the worker; each row records its own error
                 done = 0
+                if is_unavailable(error):  # stopped or restarting: wait for it, longer each time, quietly
+                    away += 1
+                    if away == 1:
+                        log.warning("worker task %s: the database is unavailable (%s)", task.name, error)
+                else:
+                    away = 0
+                    log.exception("worker task %s failed", task.name)
+            else:
+                if away:
+                    log.info("worker task %s: the database is back after %d rounds", task.name, away)
+                away = 0
             if not done:
+                wait = min(self.poll_interval * 2**away, max(self.poll_interval, UNAVAILABLE_WAIT))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stopping.wait(), self.poll_interval)
+                    await asyncio.wait_for(self.stopping.wait(), wait)
 
     async def beat(self) -> None:
         """Record a heartbeat, at most every ``heartbeat_every`` seconds."""
@@ -134,8 +154,11 @@ class Worker:
         self.last_heartbeat = time.monotonic()
         try:
             await self.heartbeat()
-        except Exception:  # the database may be briefly away; the next round tries again
-            log.exception("worker heartbeat failed")
+        except Exception as error:  # the database may be briefly away; the next round tries again
+            if is_unavailable(error):
+                log.warning("worker heartbeat: the database is unavailable (%s)", error)
+            else:
+                log.exception("worker heartbeat failed")
 
     def stop(self) -> None:
         self.stopping.set()

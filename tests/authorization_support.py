@@ -351,6 +351,14 @@ async def seed(app: Starlette) -> World:
     return world
 
 
+async def log_in_again(app: Starlette, world: World) -> None:
+    """New sessions for the people who can log in: a logout ends the session on the server, the copies of its
+    cookie that ``reset`` puts back included."""
+    for name, person in world.people.items():
+        if name not in (ANONYMOUS, SUSPENDED):
+            person.cookies, person.csrf = await _browser_of(app, f"{world.handles[name]}@example.org")
+
+
 def client(app: Starlette, person: Person) -> httpx.AsyncClient:
     """A browser with the person's cookies; ``reset`` puts them back before each request."""
     browser = make_client(app)

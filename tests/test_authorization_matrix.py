@@ -52,6 +52,7 @@ from tests.authorization_support import (
     changed_tables,
     client,
     database_state,
+    log_in_again,
     reset,
     seed,
 )
@@ -574,6 +575,8 @@ class Matrix:
                     if changed:
                         self.problems.append(f"{label}: refused, yet it changed {', '.join(changed)}")
                         before = after
+        if case.key == "POST /logout":  # it ended every role's session, for good
+            await log_in_again(self.app, self.world)
 
 
 # -- the matrix ----------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from instance.services.health import heartbeat_writer
 from instance.settings import Settings
 from instance.worker import Worker
 from web.errors import HANDLERS
-from web.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from web.middleware import DatabaseUnavailableMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 from web.ops_middleware import AnnouncementsMiddleware, RequestIdMiddleware
 from web.routes import routes
 from web.templating import create_environment
@@ -70,6 +70,7 @@ def create_app(
     middleware = [
         Middleware(RequestIdMiddleware),
         Middleware(SecurityHeadersMiddleware),
+        Middleware(DatabaseUnavailableMiddleware, instance=instance),
         Middleware(
             SessionMiddleware,
             secret_key=settings.secret_key,

@@ -45,4 +45,8 @@ async def read_form(request: Request, **options: Any) -> FormData:
         raise PermissionDenied(
             lazy_gettext("Your session has expired or the form is out of date. Please go back, reload and try again.")
         )
+    if any(isinstance(value, str) and "\x00" in value for _name, value in form.multi_items()):
+        # no database text holds a NUL character (PostgreSQL refuses one), and no one types it: dropped
+        items = [(k, v.replace("\x00", "") if isinstance(v, str) else v) for k, v in form.multi_items()]
+        form = FormData(items)
     return form

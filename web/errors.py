@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Mapping
 
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from instance import i18n
+from instance.db import is_unavailable
 from instance.errors import DomainError, RateLimited, ValidationError
 from instance.i18n import gettext as _
 from web.auth import LoginRequired
 from web.templating import flash, render
 
 log = logging.getLogger(__name__)
+
+UNAVAILABLE_RETRY_SECONDS = 30  # the Retry-After of a 503 while the database is away
 
 
 def wants_json(request: Request) -> bool:
@@ -91,13 +96,43 @@ def _overflowed(exc: BaseException) -> bool:
 async def database_error(request: Request, exc: Exception) -> Response:
     if _overflowed(exc):
         return await out_of_range(request, exc)
+    if is_unavailable(exc):
+        return unavailable(request, exc)
     return await server_error(request, exc)
+
+
+def unavailable(request: Request, exc: BaseException) -> Response:
+    """503 with ``Retry-After`` while the database cannot be reached: a short page that needs neither the
+    database nor the session (also answered from ``DatabaseUnavailableMiddleware``, before either is loaded)."""
+    log.warning("database unavailable on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+    headers = {"Retry-After": str(UNAVAILABLE_RETRY_SECONDS), "Cache-Control": "no-store"}
+    title = _("The service is briefly unavailable")
+    message = _("Its database cannot be reached just now. Please try again in a minute.")
+    if wants_json(request):
+        body = {"error": {"code": "unavailable", "message": message, "fields": {}}}
+        return JSONResponse(body, status_code=503, headers=headers)
+    page = (
+        f'<!doctype html>\n<html lang="{html.escape(i18n.get_language())}">\n<head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title>'
+        '<link rel="stylesheet" href="/static/style.css"></head>\n<body><main id="main" class="error-page">'
+        f'<p class="status">503</p><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></main></body>\n'
+        "</html>\n"
+    )
+    return HTMLResponse(page, status_code=503, headers=headers)
 
 
 async def out_of_range(request: Request, exc: Exception) -> Response:
     """A number from the request that the database cannot hold (an id past 2**31 on PostgreSQL, say)."""
     log.info("out-of-range value on %s %s: %s", request.method, request.url.path, type(exc).__name__)
     return error_response(request, 404, _("There is nothing here with this number."), code="not_found")
+
+
+async def too_many_digits(request: Request, exc: Exception) -> Response:
+    """A number of thousands of digits in the URL or a form, which Python refuses to read: out of range too.
+    Any other ``ValueError`` is a bug and goes on to ``server_error``."""
+    if "integer string conversion" not in str(exc):
+        raise exc
+    return await out_of_range(request, exc)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -112,5 +147,6 @@ HANDLERS = {
     HTTPException: http_error,
     DBAPIError: database_error,
     OverflowError: out_of_range,
+    ValueError: too_many_digits,
     Exception: server_error,
 }

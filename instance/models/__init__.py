@@ -1,7 +1,7 @@
 """Every table of the instance; importing this package registers them all on ``Base.metadata``."""
 
 from instance.models import summary_upkeep  # noqa: F401 (its session events keep the summaries exact)
-from instance.models.accounts import Handle, User
+from instance.models.accounts import EndedSession, Handle, User
 from instance.models.associations import (
     PERMISSIONS,
     Association,
@@ -50,6 +50,7 @@ __all__ = [
     "DeletedObject",
     "Delivery",
     "DeliveryState",
+    "EndedSession",
     "EntryMonthSummary",
     "EntryStatus",
     "EntryVolunteerCount",

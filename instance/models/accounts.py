@@ -51,3 +51,15 @@ class User(Base):
     def public_name(self) -> str:
         """The name shown to others: the pseudonym when there is one, else the name, else the handle."""
         return self.pseudonym or self.display_name or self.handle
+
+
+class EndedSession(Base):
+    """A login session ended by logging out. Sessions live in signed cookies; a copy of one taken before the
+    logout would still be valid, so its id stays here, refused, until the cookie would have expired anyway
+    (``ends_at``). Logging out removes the rows whose time has passed."""
+
+    __tablename__ = "ended_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the session's ``sid``
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    ends_at: Mapped[dt.datetime] = mapped_column(index=True)

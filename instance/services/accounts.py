@@ -7,9 +7,12 @@ hash it replaces. Services flush; the caller commits (which also sends the queue
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from instance import i18n
@@ -17,7 +20,7 @@ from instance.errors import ValidationError
 from instance.i18n import gettext as _
 from instance.i18n import lazy_gettext
 from instance.mail import queue_mail
-from instance.models import User, utcnow
+from instance.models import EndedSession, User, utcnow
 from instance.runtime import Instance
 from instance.security import (
     MIN_PASSWORD_LENGTH,
@@ -33,6 +36,9 @@ CONFIRM_MAX_AGE = 3 * 24 * 3600
 RESET_MAX_AGE = 3600
 MAX_PASSWORD_LENGTH = 1024
 MAX_NAME_LENGTH = 150
+# An ended session stays refused this long after its cookie's own expiry: a request that was under way at the logout
+# may still sign the cookie afresh, and the clocks of several app servers may differ.
+ENDED_SESSION_MARGIN = dt.timedelta(hours=1)
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
@@ -176,6 +182,22 @@ async def authenticate(db: AsyncSession, email: str, password: str) -> User:
     user.last_login_at = utcnow()
     await db.flush()
     return user
+
+
+async def end_session(db: AsyncSession, instance: Instance, session_id: str, user_id: int) -> None:
+    """Refuse the session ``session_id`` of ``user_id`` from now on (the person logged out of it): every copy of its
+    cookie stops working. It is kept until that cookie would have expired anyway; the ended sessions already past
+    that time are removed on the way, so that the table holds only the logouts of the last ``session_max_age``."""
+    now = utcnow()
+    await db.execute(delete(EndedSession).where(EndedSession.ends_at < now))
+    ends_at = now + dt.timedelta(seconds=instance.settings.session_max_age) + ENDED_SESSION_MARGIN
+    connection = await db.connection()
+    insert = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
+    await db.execute(  # the same session logged out twice at once (two tabs) is one row
+        insert(EndedSession)
+        .values(id=session_id, user_id=user_id, ends_at=ends_at)
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
 
 
 # -- registration and confirmation -------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from instance.settings import Settings
 
 CatalogItem = Category | Level | Project
 MAX_HOURLY_RATE = Decimal("10000")
+MAX_DESCRIPTION = 5000
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ async def _clean(
         if await db.scalar(query) is not None:
             errors["name"] = lazy_gettext("This association already has an item with this name.")
     cleaned: dict[str, Any] = {"name": name, "description": values.get("description", "").strip()}
+    if len(cleaned["description"]) > MAX_DESCRIPTION:
+        errors["description"] = lazy_gettext("Use at most %(n)s characters.", n=MAX_DESCRIPTION)
     if kind.model is Category:
         code = values.get("common_category", "")
         if reference.common_category(code) is None:

@@ -28,6 +28,7 @@ from instance.services.entry_notices import notify_pending
 PARIS = ZoneInfo("Europe/Paris")
 PRESETS = {"30": 30, "60": 60, "120": 120, "210": 210}  # the duration buttons of the form, in minutes
 MAX_TITLE = 127
+MAX_DESCRIPTION = 5000
 MAX_DISTANCE = Decimal("10000")
 MINUTES_PER_DAY = 24 * 60
 
@@ -163,6 +164,9 @@ async def clean_entry(
         errors["title"] = lazy_gettext("Please give a short title, such as “Sorting donations”.")
     elif len(title) > MAX_TITLE:
         errors["title"] = lazy_gettext("The title can have at most 127 characters.")
+    description = values.get("description", "").strip()
+    if len(description) > MAX_DESCRIPTION:
+        errors["description"] = lazy_gettext("Use at most %(n)s characters.", n=MAX_DESCRIPTION)
     refs: dict[str, int | None] = {}
     for field, model in (("category", Category), ("level", Level), ("project", Project)):
         kept = getattr(current, f"{field}_id") if current is not None else None
@@ -181,7 +185,7 @@ async def clean_entry(
         end_date=end,
         duration_minutes=minutes,
         title=title,
-        description=values.get("description", "").strip(),
+        description=description,
         category_id=refs["category"] or 0,
         level_id=refs["level"],
         project_id=refs["project"],

@@ -17,16 +17,22 @@ test can take an instance down in the middle of a flow or kill it under load::
 Seeding runs the ``benevalibre`` commands (``init``, ``create-user``, ``create-association``, ...) in one child
 process: ``python -m tests.e2e.servers '["init"]' '["create-user", ...]'``. Logs of each process are kept in the
 data folder (``web.log``, ``worker.log``); :meth:`Server.logs` returns their ends for failure messages.
+
+:class:`PrivatePostgres` runs a PostgreSQL server of the test's own (never the machine's shared cluster), that a
+test can crash (``pg_ctl stop -m immediate``) and start again under an instance.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import IO
@@ -222,6 +228,79 @@ class Server:
                 tail = path.read_text(errors="replace").splitlines()[-lines:]
                 parts.append(f"--- {self.host} {name}.log ---\n" + "\n".join(tail))
         return "\n".join(parts)
+
+
+# -- a private PostgreSQL server ---------------------------------------------------------------------------------
+
+POSTGRES_BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
+
+
+def private_postgres_missing() -> str:
+    """Why a private PostgreSQL server cannot be run here ('' when it can): it needs the server's binaries and
+    root (to run them as the ``postgres`` account)."""
+    if not POSTGRES_BINARIES or not os.path.exists(os.path.join(POSTGRES_BINARIES[-1], "pg_ctl")):
+        return "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin"
+    if os.geteuid() != 0:
+        return "running a private PostgreSQL server needs root (to run it as the postgres account)"
+    if not os.path.exists(RUNUSER):
+        return "no runuser command"
+    return ""
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own, on loopback at a free port; never the machine's shared cluster.
+
+    Its files are in a new folder under the system's temporary folder, owned by ``postgres`` (pytest's own
+    temporary folders are private to root, which the server account cannot enter); :meth:`close` removes it.
+    :meth:`crash` stops it at once (``pg_ctl stop -m immediate``: every backend is killed, nothing is shut down
+    cleanly, as in a crash); :meth:`start` brings it back with its data (its recovery replays the WAL).
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        self.bin = Path(POSTGRES_BINARIES[-1])
+        self.folder = Path(tempfile.mkdtemp(prefix="benevalibre-pg-"))
+        self.data = self.folder / "pgdata"
+        self.port = port or free_port("127.0.0.1")
+        self.log = self.folder / "postgres.log"
+
+    def url(self, database: str = "benevalibre") -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *argv: str, timeout: float = 60) -> str:
+        done = subprocess.run(  # noqa: S603 (our own command line)
+            [RUNUSER, "-u", "postgres", "--", *argv], capture_output=True, timeout=timeout, check=False, cwd="/"
+        )
+        if done.returncode != 0:
+            raise ServerError(f"{' '.join(argv)} failed:\n{done.stdout.decode()}\n{done.stderr.decode()}")
+        return done.stdout.decode()
+
+    def init(self, database: str = "benevalibre") -> None:
+        """Create the cluster (trust authentication on loopback), start it and create ``database``."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        shutil.chown(self.folder, "postgres", "postgres")
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
+        self.start()
+        self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), database)
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
+
+    def crash(self) -> None:
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def close(self) -> None:
+        """Stop it if it runs and remove its files (for tear-down)."""
+        if (self.data / "postmaster.pid").exists():
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def logs(self, lines: int = 30) -> str:
+        if not self.log.exists():
+            return ""
+        tail = self.log.read_text(errors="replace").splitlines()[-lines:]
+        return "--- postgres.log ---\n" + "\n".join(tail)
 
 
 def _seed_main(arguments: list[str]) -> int:

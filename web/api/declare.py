@@ -184,6 +184,30 @@ def _field_of(error: Any) -> str:
     return ".".join(p for p in path if p) or "body"
 
 
+def _clean(value: Any) -> Any:
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
+def _without_nul(body: Any) -> Any:
+    """``body`` with NUL characters dropped from its strings, keys too (walked without recursion, changed in place):
+    no database text holds one (PostgreSQL refuses it), as forms drop them in ``web.csrf.read_form``."""
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            pairs = [(_clean(key), _clean(item)) for key, item in node.items()]
+            node.clear()
+            node.update(pairs)
+        elif isinstance(node, list):
+            node[:] = [_clean(item) for item in node]
+        else:
+            continue
+        stack.extend(
+            item for item in (node.values() if isinstance(node, dict) else node) if isinstance(item, dict | list)
+        )
+    return _clean(body)
+
+
 async def read_body(endpoint: Endpoint, request: Request) -> Any:
     if endpoint.body is None:
         return None
@@ -194,6 +218,8 @@ async def read_body(endpoint: Endpoint, request: Request) -> Any:
         body = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise BadRequest(lazy_gettext("The body must be JSON (Content-Type: application/json).")) from None
+    if "\\u0000" in raw.decode(json.detect_encoding(raw), "replace"):  # the only way JSON holds a NUL
+        body = _without_nul(body)
     problems: dict[str, object] = {}
     for error in body_validator(endpoint.body).iter_errors(body):
         problems.setdefault(_field_of(error), error.message)

@@ -18,7 +18,7 @@ from instance.i18n import lazy_gettext
 from instance.runtime import Instance
 from instance.security import MIN_PASSWORD_LENGTH
 from instance.services import accounts
-from web.auth import log_in, log_out
+from web.auth import end_session, log_in, log_out
 from web.csrf import read_form
 from web.forms import Form
 from web.templating import flash, render, site_settings
@@ -89,7 +89,7 @@ async def login(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     await read_form(request)
-    log_out(request)
+    await end_session(request)
     flash(request, _("You are logged out."), "info")
     return redirect(request, "home")
 
