@@ -173,7 +173,7 @@ def environment(url: str, folder: Path) -> dict[str, str]:
         "BENEVALIBRE_DEV_MODE": "true",  # plain http and loopback addresses for the receiving hosts
         "BENEVALIBRE_WORKER_IN_PROCESS": "false",
         "BENEVALIBRE_WORKER_POLL_INTERVAL": "0.1",
-        "BENEVALIBRE_LOG_LEVEL": "warning",
+        "BENEVALIBRE_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "warning"),
         "BENEVALIBRE_SECRET_KEY": "bench-secret",
         "PYTHONPATH": str(ROOT),
     }

@@ -35,6 +35,8 @@ from instance.settings import Settings
 MAX_BODY_BYTES = 1_048_576
 MAX_REDIRECTS = 3
 TOTAL_SECONDS = 30.0
+MAX_CONNECTIONS = 100  # open at once, to as many servers
+KEEPALIVE_SECONDS = 30.0  # an idle connection to a server is kept this long for the next activity
 TIMEOUT = httpx.Timeout(10.0, connect=5.0, read=10.0, write=10.0, pool=5.0)
 ACTIVITY_JSON = "application/activity+json"
 AS_PROFILE = "https://www.w3.org/ns/activitystreams"
@@ -152,7 +154,11 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
     def __init__(self) -> None:
         super().__init__()
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=PinnedBackend()
+            ssl_context=httpx.create_ssl_context(),
+            network_backend=PinnedBackend(),
+            max_connections=MAX_CONNECTIONS,  # httpcore's default (10) would queue the worker's parallel deliveries
+            max_keepalive_connections=MAX_CONNECTIONS,
+            keepalive_expiry=KEEPALIVE_SECONDS,
         )
 
 

@@ -15,7 +15,9 @@ import datetime as dt
 import json
 import logging
 import random
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -35,7 +37,9 @@ from instance.worker import claim
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 16
-PARALLEL = 8  # inboxes of one batch served at once
+PARALLEL = 16  # inboxes of one round served at once
+RECORD_BATCH = 32  # outcomes written together
+RECORD_EVERY = 0.5  # seconds: outcomes wait no longer than this to be written
 RETRYABLE_4XX = frozenset({401, 408, 429})
 UNAVAILABLE_AFTER = dt.timedelta(days=7)
 PROBE_INTERVAL = dt.timedelta(days=1)
@@ -54,7 +58,7 @@ def retry_after(value: str | None, now: dt.datetime) -> dt.timedelta | None:
         return None
     value = value.strip()
     if value.isdecimal():
-        wait = dt.timedelta(seconds=int(value))
+        wait = dt.timedelta(seconds=int(value)) if len(value) < 10 else MAX_RETRY_AFTER  # past a day anyway
     else:
         try:
             wait = parsedate_to_datetime(value) - now
@@ -105,21 +109,22 @@ async def signer_owner(db: AsyncSession, settings: Settings, signer: str) -> Own
     return owner_of(settings, subject)
 
 
-async def domain_row(db: AsyncSession, domain: str) -> FederatedDomain:
-    """The row of ``domain``, created when missing (race-safe)."""
-    row = await db.scalar(select(FederatedDomain).where(FederatedDomain.domain == domain))
-    if row is not None:
-        return row
-    row = FederatedDomain(domain=domain)
-    try:
-        async with db.begin_nested():
-            db.add(row)
-    except IntegrityError:
-        found = await db.scalar(select(FederatedDomain).where(FederatedDomain.domain == domain))
-        if found is None:
-            raise
-        return found
-    return row
+async def domain_rows(db: AsyncSession, names: set[str]) -> dict[str, FederatedDomain]:
+    """The rows of the domains ``names``, those missing created (race-safe)."""
+    found = await db.scalars(select(FederatedDomain).where(FederatedDomain.domain.in_(sorted(names))))
+    rows = {row.domain: row for row in found.all()}
+    for name in sorted(names - rows.keys()):
+        row = FederatedDomain(domain=name)
+        try:
+            async with db.begin_nested():
+                db.add(row)
+        except IntegrityError:  # another worker made it first
+            made = await db.scalar(select(FederatedDomain).where(FederatedDomain.domain == name))
+            if made is None:
+                raise
+            row = made
+        rows[name] = row
+    return rows
 
 
 async def record_success(db: AsyncSession, domain: FederatedDomain, now: dt.datetime) -> None:
@@ -153,20 +158,65 @@ def waits_for_domain(domain: FederatedDomain, now: dt.datetime) -> dt.datetime |
     return probe if probe > now else None
 
 
+@dataclass(frozen=True)
+class _Send:
+    """One delivery to make, read from its row before the network is used."""
+
+    id: int
+    inbox: str
+    domain: str
+    body: bytes
+    owner: Owner
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    send: _Send
+    result: PostResult | None = None  # the receiver answered
+    error: str = ""  # it did not: why
+    refused: bool = False  # this instance will not send there (policy, address): final
+
+
+class _Recorder:
+    """Outcomes wait here and are written by the dozen, or once ``RECORD_EVERY`` seconds have passed since the last
+    write, and all that is left when the round ends: a crash repeats at most what was sent since the last write,
+    and a fan-out does not pay a transaction per delivery."""
+
+    def __init__(self, task: DeliveryTask) -> None:
+        self.task = task
+        self.waiting: list[_Outcome] = []
+        self.lock = asyncio.Lock()
+        self.written_at = time.monotonic()
+
+    async def add(self, outcome: _Outcome) -> None:
+        self.waiting.append(outcome)
+        if len(self.waiting) >= RECORD_BATCH or time.monotonic() - self.written_at >= RECORD_EVERY:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self.lock:
+            outcomes, self.waiting = self.waiting, []
+            self.written_at = time.monotonic()
+            if outcomes:
+                await self.task.record(outcomes)
+
+
 class DeliveryTask:
     """Worker task: send the due deliveries.
 
-    A round waits for its slowest inbox (up to the client's 30 s bound), so the worker runs ``loops`` rounds side
-    by side: a server that holds its connection holds up one round, while the others go on sending. In one
-    process, rounds claim one after the other and never take an inbox another round is sending to, so each inbox
-    still gets its activities in the order they were queued.
+    A round claims a batch, reads in one transaction what each delivery needs (its signer, its domain's state, the
+    policy) and counts the attempts, then sends without holding a database connection (up to ``PARALLEL`` inboxes
+    at once, each inbox's activities one after the other in the order they were queued), and writes the outcomes
+    by the dozen. A round waits for its slowest inbox (up to the client's 30 s bound), so the worker runs ``loops``
+    rounds side by side; in one process they claim one after the other and never take an inbox another round is
+    sending to.
     """
 
     name = "deliveries"
     loops = 4
 
     def __init__(
-        self, settings: Settings, sessions: async_sessionmaker[AsyncSession], client: FederationClient, batch: int = 20
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession], client: FederationClient, batch: int = 64
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -183,65 +233,135 @@ class DeliveryTask:
                     due = due & Delivery.inbox.not_in(self._sending)
                 lock = self.settings.worker_lock_seconds
                 rows = await claim(db, Delivery, due, Delivery.next_attempt_at, limit=self.batch, lock_seconds=lock)
-            by_inbox: dict[str, list[int]] = {}
-            for row in rows:  # claimed in order: each inbox gets its activities in the order they were queued
-                by_inbox.setdefault(row.inbox, []).append(row.id)
-            self._sending.update(by_inbox)
-        parallel = asyncio.Semaphore(PARALLEL)
-
-        async def in_order(ids: list[int]) -> None:
-            async with parallel:
-                for delivery_id in ids:
-                    await self.deliver(delivery_id)
-
+            inboxes = {row.inbox for row in rows}
+            self._sending.update(inboxes)
         try:
-            await asyncio.gather(*(in_order(ids) for ids in by_inbox.values()))  # a slow server holds up only itself
+            await self._deliver([row.id for row in rows])
         finally:
-            self._sending.difference_update(by_inbox)
+            self._sending.difference_update(inboxes)
         return len(rows)
 
     async def deliver(self, delivery_id: int) -> None:
+        """Make one delivery now (tests use it to deliver in an order of their choosing)."""
+        await self._deliver([delivery_id])
+
+    async def _deliver(self, ids: list[int]) -> None:
+        by_inbox: dict[str, list[_Send]] = {}
+        for send in await self._prepare(ids):  # in claim order: each inbox gets its activities in queue order
+            by_inbox.setdefault(send.inbox, []).append(send)
+        if not by_inbox:
+            return
+        recorder = _Recorder(self)
+        parallel = asyncio.Semaphore(PARALLEL)
+
+        async def in_order(sends: list[_Send]) -> None:
+            async with parallel:
+                for send in sends:
+                    await recorder.add(await self._send(send))
+
+        try:
+            await asyncio.gather(*(in_order(sends) for sends in by_inbox.values()))  # a slow server holds up itself
+        finally:
+            await recorder.flush()  # what is left, once every send of the round has ended
+
+    async def _prepare(self, ids: list[int]) -> list[_Send]:
+        """Read the rows, settle those that cannot be sent now, count an attempt for the others; commit."""
         async with self.sessions() as db:
-            row = await db.get(Delivery, delivery_id)
-            if row is None or row.state != DeliveryState.PENDING:
-                return
+            found = await db.scalars(
+                select(Delivery).where(Delivery.id.in_(ids), Delivery.state == DeliveryState.PENDING)
+            )
+            order = {delivery_id: place for place, delivery_id in enumerate(ids)}
+            rows = sorted(found.all(), key=lambda row: order[row.id])
+            domains = await domain_rows(db, {row.domain for row in rows})
+            snapshot = await self.client.policy.snapshot(db)
+            owners: dict[str, Owner | LookupError] = {}
             now = utcnow()
-            domain = await domain_row(db, row.domain)
-            try:
-                await self.client.policy.check_domain(db, row.domain)
-                owner = await signer_owner(db, self.settings, row.signer)
-            except (policy.DomainRefused, LookupError) as error:
-                self._final(row, f"refused: {error}")
-                await db.commit()
-                return
-            wait = waits_for_domain(domain, now)
-            if wait is not None:
-                row.next_attempt_at, row.locked_until = wait, None
-                await db.commit()
-                return
-            row.attempts += 1
-            await db.commit()  # the attempt is counted before it is made
-            await self._attempt(db, row, domain, owner)
-            row.locked_until = None
+            sends = []
+            for row in rows:
+                if row.signer not in owners:
+                    try:
+                        owners[row.signer] = await signer_owner(db, self.settings, row.signer)
+                    except LookupError as error:
+                        owners[row.signer] = error
+                owner = owners[row.signer]
+                try:
+                    snapshot.check_domain(row.domain)
+                    if isinstance(owner, LookupError):
+                        raise owner
+                except (policy.DomainRefused, LookupError) as error:
+                    self._final(row, f"refused: {error}")
+                    continue
+                wait = waits_for_domain(domains[row.domain], now)
+                if wait is not None:
+                    row.next_attempt_at, row.locked_until = wait, None
+                    continue
+                row.attempts += 1  # counted, and committed, before the attempt is made
+                sends.append(_Send(row.id, row.inbox, row.domain, row.body.encode("utf-8"), owner))
+            await db.commit()
+        return sends
+
+    async def _send(self, send: _Send) -> _Outcome:
+        try:
+            keys = await self.client.signing_keys(send.owner)
+            return _Outcome(send, await self.client.post(send.inbox, send.body, keys))
+        except FetchError as error:
+            return _Outcome(send, error=f"refused: {error.reason}", refused=True)
+        except (httpx.HTTPError, TimeoutError) as error:
+            return _Outcome(send, error=f"{type(error).__name__}: {error}")
+
+    async def record(self, outcomes: list[_Outcome]) -> None:
+        """Write what became of each delivery, and of each domain, in one transaction."""
+        now = utcnow()
+        sent: dict[int, list[int]] = {}
+        others: dict[int, _Outcome] = {}
+        for outcome in outcomes:
+            result = outcome.result
+            if result is not None and 200 <= result.status < 300:
+                sent.setdefault(result.status, []).append(outcome.send.id)
+            else:
+                others[outcome.send.id] = outcome
+        async with self.sessions() as db:
+            for status, ids in sorted(sent.items()):
+                await db.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(sorted(ids)))
+                    .values(state=DeliveryState.SENT, sent_at=now, last_status=status, last_error="", locked_until=None)
+                    .execution_options(synchronize_session=False)
+                )
+            if others:
+                rows = await db.scalars(select(Delivery).where(Delivery.id.in_(sorted(others))).order_by(Delivery.id))
+                for row in rows.all():
+                    self._apply(row, others[row.id])
+                    row.locked_until = None
+            answered, failed = set(), set()
+            for outcome in outcomes:
+                result = outcome.result
+                if outcome.refused:
+                    continue
+                if result is None or result.status >= 500 or result.status in RETRYABLE_4XX:
+                    failed.add(outcome.send.domain)
+                else:
+                    answered.add(outcome.send.domain)
+            if answered or failed:  # in name order: two workers never wait on each other's domain rows in a cycle
+                domains = await db.scalars(
+                    select(FederatedDomain)
+                    .where(FederatedDomain.domain.in_(sorted(answered | failed)))
+                    .order_by(FederatedDomain.domain)
+                )
+                for domain in domains.all():
+                    if domain.domain in answered:
+                        await record_success(db, domain, now)
+                    else:
+                        record_failure(domain, now)
             await db.commit()
 
-    async def _attempt(self, db: AsyncSession, row: Delivery, domain: FederatedDomain, owner: Owner) -> None:
-        try:
-            keys = await self.client.signing_keys(owner)
-            result = await self.client.post(row.inbox, row.body.encode("utf-8"), keys)
-        except FetchError as error:
-            self._final(row, f"refused: {error.reason}")
-            return
-        except (httpx.HTTPError, TimeoutError) as error:
-            record_failure(domain, utcnow())
-            self._retry(row, f"{type(error).__name__}: {error}", None)
-            return
-        self._answered(row, result)
-        now = utcnow()
-        if result.status >= 500 or result.status in RETRYABLE_4XX:
-            record_failure(domain, now)
+    def _apply(self, row: Delivery, outcome: _Outcome) -> None:
+        if outcome.result is not None:
+            self._answered(row, outcome.result)
+        elif outcome.refused:
+            self._final(row, outcome.error)
         else:
-            await record_success(db, domain, now)
+            self._retry(row, outcome.error, None)
 
     def _answered(self, row: Delivery, result: PostResult) -> None:
         row.last_status = result.status

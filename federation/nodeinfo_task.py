@@ -24,7 +24,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from federation.client import FederationClient, FetchError
-from federation.delivery import domain_row
+from federation.delivery import domain_rows
 from federation.discovery import NODEINFO_SCHEMAS
 from instance.models import Delivery, FederatedDomain, RemoteActor, utcnow
 
@@ -96,8 +96,7 @@ class NodeInfoTask:
     async def _note_new_domains(db: AsyncSession) -> None:
         known = select(FederatedDomain.id).where(FederatedDomain.domain == RemoteActor.domain).exists()
         new = (await db.scalars(select(RemoteActor.domain).where(~known).distinct().limit(100))).all()
-        for domain in new:
-            await domain_row(db, domain)
+        await domain_rows(db, set(new))
 
     async def _claim(self, db: AsyncSession) -> list[tuple[int, str]]:
         now = utcnow()

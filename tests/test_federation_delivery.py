@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import update
 
 from federation import activities
-from federation.delivery import MAX_ATTEMPTS, backoff, enqueue, retry_after
+from federation.delivery import MAX_ATTEMPTS, DeliveryTask, backoff, enqueue, retry_after
 from federation.policy import set_domain
 from instance.models import Delivery, DeliveryState, FederatedDomain, InboxItem, utcnow
 from instance.models.federation import user_owner
@@ -202,3 +202,23 @@ async def test_a_server_that_never_answers_does_not_hold_up_the_worker(pair: Pai
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+
+
+async def test_a_full_round_is_sent_once_and_every_outcome_is_written(pair: Pair) -> None:
+    """One round takes a whole batch: every delivery arrives once and is marked sent, down to the last ones
+    (outcomes are written by the dozen, and what is left when the round ends is written then)."""
+    await pair.a.user("alice")
+    await pair.b.user("carol")
+    await pair.b.association("carol", "restos")
+    task = next(task for task in pair.a.instance.tasks if isinstance(task, DeliveryTask))
+    async with pair.a.instance.sessions() as db:
+        for _ in range(task.batch):
+            await enqueue(db, activities.follow(ALICE, RESTOS), user_owner(1), ["https://b.test/inbox"])
+        await db.commit()
+    queued = await pair.a.rows(Delivery)
+
+    assert await task.run_once() == len(queued) == 64
+
+    assert {row.state for row in await pair.a.rows(Delivery)} == {DeliveryState.SENT}
+    received = [item.activity_id for item in await pair.b.rows(InboxItem)]
+    assert sorted(received) == sorted(row.activity_id for row in queued)  # each once
