@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 16
 PARALLEL = 16  # inboxes of one round served at once
-RECORD_BATCH = 32  # outcomes written together
-RECORD_EVERY = 0.5  # seconds: outcomes wait no longer than this to be written
+RECORD_BATCH = 16  # outcomes written together
+RECORD_EVERY = 0.1  # seconds: past this, the next outcome is written with those waiting
 RETRYABLE_4XX = frozenset({401, 408, 429})
 UNAVAILABLE_AFTER = dt.timedelta(days=7)
 PROBE_INTERVAL = dt.timedelta(days=1)

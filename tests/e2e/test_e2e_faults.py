@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from federation.delivery import PARALLEL, RECORD_BATCH
 from tests.conftest import PASSWORD, log_in, post_form
 from tests.e2e.peers import Peers, post
 from tests.e2e.servers import Server, free_port, loopback_available
@@ -27,7 +28,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Pe
     """b: bob manages the open association restos; 60 actors of another server, whose inboxes answer slowly."""
     # a killed worker's rows are taken again after 10 s instead of 2 min
     b = Server(B_ADDRESS, tmp_path_factory.mktemp("faults") / "b", settings={"BENEVALIBRE_WORKER_LOCK_SECONDS": "10"})
-    peers = Peers(PEERS_ADDRESS, free_port(PEERS_ADDRESS), PEERS, delay=0.05)
+    peers = Peers(PEERS_ADDRESS, free_port(PEERS_ADDRESS), PEERS, delay=0.4)
     try:
         b.seed(
             ["create-user", "bob@b.test", "--password", PASSWORD, "--name", "Bob"],
@@ -51,7 +52,7 @@ async def until(check: object, what: str, server: Server) -> None:
     while asyncio.get_running_loop().time() < deadline:
         if check():  # type: ignore[operator]
             return
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.1)
     raise AssertionError(f"{what}: not after {TIMEOUT} s\n{server.logs()}")
 
 
@@ -124,7 +125,7 @@ async def test_deliveries_survive_a_killed_worker(world: tuple[Server, Peers]) -
         return len(peers.arrived("Create")) >= PEERS // 4
 
     await until(some_arrived, "the first notes delivered", b)
-    b.kill_worker()  # in the middle of the fan-out (each inbox answers in 50 ms)
+    b.kill_worker()  # in the middle of the fan-out (each inbox answers in 400 ms)
     assert len(peers.arrived("Create")) < PEERS
     b.start_worker()
 
@@ -135,4 +136,5 @@ async def test_deliveries_survive_a_killed_worker(world: tuple[Server, Peers]) -
     await until(all_sent, "every delivery made", b)
     arrived = peers.arrived("Create")
     assert set(arrived) == set(range(PEERS))  # every follower got the note
-    assert sum(arrived.values()) - PEERS <= 20  # repeats only for the batch the killed worker held
+    # repeats only for what the killed worker had in flight, or had sent but not yet written
+    assert sum(arrived.values()) - PEERS <= PARALLEL + RECORD_BATCH
