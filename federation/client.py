@@ -35,8 +35,9 @@ from instance.settings import Settings
 MAX_BODY_BYTES = 1_048_576
 MAX_REDIRECTS = 3
 TOTAL_SECONDS = 30.0
-MAX_CONNECTIONS = 100  # open at once, to as many servers
-KEEPALIVE_SECONDS = 30.0  # an idle connection to a server is kept this long for the next activity
+MAX_CONNECTIONS = 64  # open at once: the worker's delivery rounds send to 64 inboxes at most
+KEEPALIVE_CONNECTIONS = 64  # idle ones kept for the next activity
+KEEPALIVE_SECONDS = 30.0
 TIMEOUT = httpx.Timeout(10.0, connect=5.0, read=10.0, write=10.0, pool=5.0)
 ACTIVITY_JSON = "application/activity+json"
 AS_PROFILE = "https://www.w3.org/ns/activitystreams"
@@ -157,7 +158,7 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
             ssl_context=httpx.create_ssl_context(),
             network_backend=PinnedBackend(),
             max_connections=MAX_CONNECTIONS,  # httpcore's default (10) would queue the worker's parallel deliveries
-            max_keepalive_connections=MAX_CONNECTIONS,
+            max_keepalive_connections=KEEPALIVE_CONNECTIONS,
             keepalive_expiry=KEEPALIVE_SECONDS,
         )
 
@@ -193,6 +194,7 @@ class FederationClient:
         )
         self.policy = policy.PolicyCache(settings)
         self._keys: dict[str, SigningKeys] = {}
+        self._keys_lock = asyncio.Lock()
         # Inbox requests that must fetch a key hold a database connection while they fetch, and the fetch needs
         # another one: a few at a time, so they can never take the whole pool and wait on each other.
         self.key_fetches = asyncio.Semaphore(KEY_FETCHES)
@@ -204,10 +206,13 @@ class FederationClient:
         """The opened keys of a local actor (created on first need), kept in memory once opened."""
         found = self._keys.get(owner.owner)
         if found is None:
-            async with self.sessions() as db:
-                row = await actor_key(db, self.settings, owner)
-                await db.commit()
-            found = self._keys[owner.owner] = open_keys(self.settings, row)
+            async with self._keys_lock:  # deliveries sent side by side open each actor's keys once
+                found = self._keys.get(owner.owner)
+                if found is None:
+                    async with self.sessions() as db:
+                        row = await actor_key(db, self.settings, owner)
+                        await db.commit()
+                    found = self._keys[owner.owner] = open_keys(self.settings, row)
         return found
 
     # -- checks ----------------------------------------------------------------------------------------------
