@@ -178,9 +178,9 @@ class _Outcome:
 
 
 class _Recorder:
-    """Outcomes wait here and are written by the dozen, or once ``RECORD_EVERY`` seconds have passed since the last
-    write, and all that is left when the round ends: a crash repeats at most what was sent since the last write,
-    and a fan-out does not pay a transaction per delivery."""
+    """Outcomes wait here and are written ``RECORD_BATCH`` at a time, or once ``RECORD_EVERY`` seconds have passed
+    since the last write, and all that is left when the round ends: a crash repeats at most what was sent since the
+    last write, and a fan-out does not pay a transaction per delivery."""
 
     def __init__(self, task: DeliveryTask) -> None:
         self.task = task
@@ -207,7 +207,7 @@ class DeliveryTask:
     A round claims a batch, reads in one transaction what each delivery needs (its signer, its domain's state, the
     policy) and counts the attempts, then sends without holding a database connection (up to ``PARALLEL`` inboxes
     at once, each inbox's activities one after the other in the order they were queued), and writes the outcomes
-    by the dozen. A round waits for its slowest inbox (up to the client's 30 s bound), so the worker runs ``loops``
+    in small groups. A round waits for its slowest inbox (up to the client's 30 s bound), so the worker runs ``loops``
     rounds side by side; in one process they claim one after the other and never take an inbox another round is
     sending to.
     """
